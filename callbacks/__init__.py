@@ -1,0 +1,5 @@
+"""Lightning callbacks of the zoo: sample grids (and, as they land, evaluation, historical averaging, DGflow)."""
+
+from callbacks.sample_grid import SampleGrid, samples_to_grid, scatter_image
+
+__all__ = ["SampleGrid", "samples_to_grid", "scatter_image"]

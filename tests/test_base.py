@@ -1,0 +1,123 @@
+"""The GAN base module: step schedule, counters, EMA, sampling, schedules and checkpoints."""
+
+import pytest
+import torch
+
+import zoo
+from zoo.base import GANBatch, as_gan_batch
+from zoo.errors import ZooError
+
+from conftest import quiet_trainer, tiny_loader
+
+
+def test_n_critic_and_g_steps_schedule(tiny_gan_kwargs):
+    model = zoo.GAN(n_critic=3, g_steps=2, **tiny_gan_kwargs)
+    trainer = quiet_trainer(max_epochs=1)
+    trainer.fit(model, tiny_loader(n=24, batch_size=4))  # 6 batches -> 6 D steps, 2 rounds of 2 G steps
+    assert model.d_step_count == 6
+    assert model.g_step_count == 4
+    assert trainer.global_step == 10  # every optimizer step counts
+
+
+def test_discriminator_step_leaves_generator_untouched_and_vice_versa(tiny_gan_kwargs):
+    model = zoo.GAN(**tiny_gan_kwargs)
+    trainer = quiet_trainer(max_steps=1)
+    trainer.fit(model, tiny_loader())  # attach optimizers
+    opt_g, opt_d = model.optimizers()
+    batch = as_gan_batch(next(iter(tiny_loader())))
+    g_before = [p.detach().clone() for p in model.generator.parameters()]
+    model.discriminator_step(batch, opt_d)
+    assert all(torch.equal(a, b) for a, b in zip(g_before, model.generator.parameters()))
+    d_before = [p.detach().clone() for p in model.discriminator.parameters()]
+    model.generator_step(batch, opt_g)
+    assert all(torch.equal(a, b) for a, b in zip(d_before, model.discriminator.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(g_before, model.generator.parameters()))
+
+
+def test_generator_ema_follows_the_lerp(tiny_gan_kwargs):
+    decay = 0.9
+    model = zoo.GAN(ema_decay=decay, **tiny_gan_kwargs)
+    trainer = quiet_trainer(max_steps=2)  # one D and one G step
+    trainer.fit(model, tiny_loader())
+    ema = dict(model.generator_ema.module.named_parameters())
+    g = dict(model.generator.named_parameters())
+    # First update copies the weights.
+    assert all(torch.equal(ema[k], g[k]) for k in g)
+    previous = {k: v.detach().clone() for k, v in ema.items()}
+    opt_g, _ = model.optimizers()
+    model.generator_step(as_gan_batch(next(iter(tiny_loader()))), opt_g)
+    for k in g:
+        torch.testing.assert_close(ema[k], decay * previous[k] + (1 - decay) * g[k])
+    # sample() uses the EMA generator: it differs from the raw generator's output.
+    raw = model.sample(4, seed=0, use_ema=False)
+    assert not torch.allclose(model.sample(4, seed=0), raw)
+
+
+def test_sample_is_seeded_eval_mode_and_restores_training(tiny_gan_kwargs):
+    model = zoo.GAN(**tiny_gan_kwargs)
+    model.train()
+    a, b, c = model.sample(6, seed=1), model.sample(6, seed=1), model.sample(6, seed=2)
+    assert a.shape == (6, 1, 28, 28) and torch.equal(a, b) and not torch.equal(a, c)
+    assert model.generator.training  # restored
+    # Eval mode: a sample does not depend on the other samples of its batch (batch norm uses running stats).
+    assert torch.allclose(model.sample(6, seed=1)[:3], model.sample_from_noise(model.latent.noise(6, generator=torch.Generator().manual_seed(1))[:3]), atol=1e-6)
+
+
+def test_checkpoint_reloads_to_identical_samples_and_counters(tmp_path, tiny_gan_kwargs):
+    model = zoo.GAN(ema_decay=0.99, **tiny_gan_kwargs)
+    trainer = quiet_trainer(max_epochs=1)
+    trainer.fit(model, tiny_loader())
+    path = tmp_path / "m.ckpt"
+    trainer.save_checkpoint(path)
+    checkpoint = torch.load(path, weights_only=True)  # plain types only
+    assert checkpoint["zoo"]["class_path"] == "zoo.gan.GAN"
+    loaded = zoo.GAN.load_from_checkpoint(path)
+    assert torch.equal(loaded.fixed_noise, model.fixed_noise)
+    assert torch.equal(loaded.sample(5, seed=7), model.sample(5, seed=7))
+    assert torch.equal(loaded.sample_fixed(), model.sample_fixed())
+    assert (loaded.d_step_count, loaded.g_step_count) == (model.d_step_count, model.g_step_count) == (4, 4)
+
+
+def test_linear_decay_schedule_is_stepped_per_epoch(tiny_gan_kwargs):
+    model = zoo.GAN(lr_schedule="linear_decay", lr_decay_start=0.5, lr_g=1e-3, lr_d=1e-3, **tiny_gan_kwargs)
+    trainer = quiet_trainer(max_epochs=3)
+    trainer.fit(model, tiny_loader(n=4))
+    # epochs 0,1 at full rate (start = 1.5), then (3 - 2) / (3 - 1.5) after epoch 2's step: 3 steps -> epoch index 3 -> 0
+    opt_g, opt_d = model.optimizers()
+    assert opt_g.param_groups[0]["lr"] == pytest.approx(0.0)
+    factor = model.lr_schedulers()[0].lr_lambdas[0]
+    assert [factor(e) for e in range(4)] == pytest.approx([1.0, 1.0, 1 / 1.5, 0.0])
+
+
+def test_linear_decay_needs_max_epochs(tiny_gan_kwargs):
+    model = zoo.GAN(lr_schedule="linear_decay", **tiny_gan_kwargs)
+    with pytest.raises(ZooError, match="max_epochs"):
+        quiet_trainer(max_steps=2, max_epochs=-1).fit(model, tiny_loader())
+
+
+@pytest.mark.parametrize("bad", [dict(n_critic=0), dict(lr_g=0.0), dict(ema_decay=1.5), dict(latent_dim=0)])
+def test_bad_hyperparameters(bad, tiny_gan_kwargs):
+    kwargs = {**tiny_gan_kwargs, **bad}
+    with pytest.raises(ZooError):
+        zoo.GAN(**kwargs)
+
+
+def test_unknown_argument_fails_loudly(tiny_gan_kwargs):
+    with pytest.raises(TypeError, match="lr_gen"):
+        zoo.GAN(lr_gen=1e-3, **tiny_gan_kwargs)
+
+
+def test_batch_forms():
+    x, y = torch.zeros(3, 2), torch.tensor([0, 1, 2])
+    assert as_gan_batch((x, y)).labels is y
+    assert as_gan_batch((x, torch.full((3,), -1))).labels is None  # unlabelled split
+    ssl = as_gan_batch({"labeled": (x[:1], y[:1]), "unlabeled": x})
+    assert ssl.real is x and ssl.labeled[1].tolist() == [0] and isinstance(ssl, GANBatch)
+
+
+def test_user_module_through_python_api(tiny_gan_kwargs):
+    generator = torch.nn.Sequential(torch.nn.Linear(8, 784), torch.nn.Tanh(), torch.nn.Unflatten(1, (1, 28, 28)))
+    model = zoo.GAN(generator=generator, **tiny_gan_kwargs)
+    assert model.generator is generator
+    assert "generator" not in model.hparams
+    assert model.sample(2, seed=0).shape == (2, 1, 28, 28)

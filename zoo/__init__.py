@@ -1,0 +1,25 @@
+"""GAN Zoo: GAN methods from their papers as PyTorch Lightning modules.
+
+>>> import zoo
+>>> model = zoo.GAN(img_shape=(1, 28, 28))
+>>> images = model.sample(16, seed=0)   # (16, 1, 28, 28) in [-1, 1]
+"""
+
+from zoo.base import GANBatch, GANModule
+from zoo.errors import ZooError
+from zoo.gan import GAN
+from zoo.latent import LatentPrior, NormalLatent, UniformLatent, build_latent, register_latent
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GAN",
+    "GANBatch",
+    "GANModule",
+    "LatentPrior",
+    "NormalLatent",
+    "UniformLatent",
+    "ZooError",
+    "build_latent",
+    "register_latent",
+]

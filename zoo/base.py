@@ -1,0 +1,376 @@
+"""The GAN base module: one training loop for every method in the zoo.
+
+The base owns everything that is not the method's own mathematics: the alternation of
+discriminator and generator steps, optimizers and learning-rate schedules, step counters,
+the latent prior, a fixed sample noise kept in the checkpoint, an optional generator EMA,
+sampling and logging. A method is a subclass that overrides one or two hooks:
+
+* :meth:`GANModule.discriminator_loss` ``(batch, fake) -> loss``
+* :meth:`GANModule.generator_loss` ``(batch, fake) -> loss``
+
+and, when needed, :meth:`GANModule.build_discriminator`, :meth:`GANModule.critic_steps` or
+:meth:`GANModule.generate`. The hooks compute the discriminator's outputs themselves, so a method
+can read intermediate features, form real/fake pairs or build interpolates without touching
+the loop.
+
+Schedule: every training batch feeds one discriminator step with fresh real data and fresh
+latents; after every ``critic_steps()``-th discriminator step the generator takes ``g_steps``
+steps (reusing the last real batch where its loss needs real data). ``trainer.global_step``
+counts every optimizer step of both networks; :attr:`GANModule.d_step_count` and
+:attr:`GANModule.g_step_count` count each network's own steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple
+
+import lightning as L
+import torch
+from torch import Tensor, nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from zoo.errors import ZooError
+from zoo.latent import LatentPrior, LatentSpec, build_latent
+from zoo.nets import NetSpec, build_discriminator, build_generator
+
+CHECKPOINT_KEY = "zoo"
+
+
+@dataclass
+class GANBatch:
+    """One training batch in the form every method sees.
+
+    Attributes:
+        real: real examples for the adversarial game (the unlabelled part in semi-supervised use).
+        labels: labels of ``real`` when the data have them, else ``None``.
+        labeled: the labelled ``(x, y)`` part of a semi-supervised batch, else ``None``.
+    """
+
+    real: Tensor
+    labels: Optional[Tensor] = None
+    labeled: Optional[Tuple[Tensor, Tensor]] = None
+
+    @property
+    def size(self) -> int:
+        """Number of real examples, which is also the number of fakes generated per step."""
+        return self.real.shape[0]
+
+
+def as_gan_batch(batch: Any) -> GANBatch:
+    """Normalise what a zoo datamodule yields into a :class:`GANBatch`.
+
+    Accepts ``x``, ``(x,)``, ``(x, y)`` and the semi-supervised ``{"labeled": (x, y), "unlabeled": x}``.
+    Labels equal to -1 (unlabelled data such as STL-10's unlabelled split) are dropped.
+    """
+    if isinstance(batch, GANBatch):
+        return batch
+    if isinstance(batch, dict):
+        unlabeled = batch["unlabeled"]
+        if isinstance(unlabeled, (tuple, list)):
+            unlabeled = unlabeled[0]
+        labeled = batch.get("labeled")
+        return GANBatch(real=unlabeled, labels=None, labeled=tuple(labeled) if labeled is not None else None)
+    if isinstance(batch, Tensor):
+        return GANBatch(real=batch)
+    if isinstance(batch, (tuple, list)):
+        real = batch[0]
+        labels = batch[1] if len(batch) > 1 else None
+        if labels is not None and labels.numel() and bool((labels < 0).any()):
+            labels = None
+        return GANBatch(real=real, labels=labels)
+    raise TypeError(f"unsupported batch type {type(batch).__name__}")
+
+
+class GANModule(L.LightningModule):
+    """Base LightningModule of all zoo GANs (manual optimisation).
+
+    Args:
+        img_shape: shape of one example, ``(C, H, W)`` or ``(D,)``; linked from the datamodule by the CLI.
+        num_classes: number of classes in the data (0 when unlabelled); linked from the datamodule.
+        latent_dim: dimension of the latent ``z``.
+        latent: latent prior, a name (``normal``, ``uniform``, ``mixture``) or a dict with ``name`` and options.
+        generator: generator architecture name (``auto``, ``dcgan``, ``mlp``) or dict with ``name`` and options.
+        discriminator: discriminator architecture, as ``generator``.
+        g_width: generator width (DCGAN: channels of the last hidden layer; MLP: hidden units).
+        d_width: discriminator width (DCGAN: channels of the first layer; MLP: hidden units).
+        optimizer: ``adam``, ``rmsprop`` or ``sgd``, used for both networks.
+        lr_g: generator learning rate.
+        lr_d: discriminator learning rate.
+        betas: Adam's betas (ignored by the other optimizers).
+        n_critic: discriminator steps per generator round.
+        g_steps: generator steps per round.
+        lr_schedule: ``None`` for constant rates, or ``linear_decay`` (linear decay to zero, per epoch).
+        lr_decay_start: fraction of ``max_epochs`` after which ``linear_decay`` starts (Improved GAN: 2/3).
+        ema_decay: if set, keep an exponential moving average of the generator's weights
+            (and buffers) with this decay; :meth:`sample` then uses it.
+        num_sample_images: size of the fixed sample noise used for sample grids.
+        sample_seed: seed of the fixed sample noise.
+    """
+
+    def __init__(
+        self,
+        img_shape: Sequence[int] = (1, 28, 28),
+        num_classes: int = 0,
+        latent_dim: int = 100,
+        latent: LatentSpec = "normal",
+        generator: NetSpec = "auto",
+        discriminator: NetSpec = "auto",
+        g_width: int = 64,
+        d_width: int = 64,
+        optimizer: Literal["adam", "rmsprop", "sgd"] = "adam",
+        lr_g: float = 2e-4,
+        lr_d: float = 2e-4,
+        betas: Tuple[float, float] = (0.5, 0.999),
+        n_critic: int = 1,
+        g_steps: int = 1,
+        lr_schedule: Optional[Literal["linear_decay"]] = None,
+        lr_decay_start: float = 0.0,
+        ema_decay: Optional[float] = None,
+        num_sample_images: int = 64,
+        sample_seed: int = 0,
+    ) -> None:
+        super().__init__()
+        modules = [name for name, value in (("generator", generator), ("discriminator", discriminator), ("latent", latent)) if isinstance(value, nn.Module)]
+        self.save_hyperparameters(ignore=modules)
+        self.automatic_optimization = False
+        self._check_hyperparameters()
+
+        self.img_shape = tuple(int(s) for s in img_shape)
+        # Specs are names/dicts from the hyper-parameters, or modules given through the Python API.
+        self._net_specs = {"generator": generator, "discriminator": discriminator}
+        self.latent = build_latent(latent, latent_dim)
+        self.generator = self.build_generator()
+        self.discriminator = self.build_discriminator()
+        self.generator_ema: Optional[AveragedModel] = None
+        if ema_decay is not None:
+            self.generator_ema = AveragedModel(self.generator, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
+            self.generator_ema.requires_grad_(False)
+
+        fixed = torch.Generator().manual_seed(sample_seed)
+        self.register_buffer("fixed_noise", self.latent.noise(num_sample_images, generator=fixed))
+
+        self.d_step_count = 0
+        self.g_step_count = 0
+        self._critic_steps_done = 0
+
+    # ------------------------------------------------------------------ construction hooks
+    def _check_hyperparameters(self) -> None:
+        hp = self.hparams
+        checks = [
+            (hp.latent_dim >= 1, f"latent_dim must be >= 1, got {hp.latent_dim}"),
+            (hp.n_critic >= 1, f"n_critic must be >= 1, got {hp.n_critic}"),
+            (hp.g_steps >= 1, f"g_steps must be >= 1, got {hp.g_steps}"),
+            (hp.lr_g > 0 and hp.lr_d > 0, f"learning rates must be positive, got lr_g={hp.lr_g}, lr_d={hp.lr_d}"),
+            (hp.ema_decay is None or 0.0 < hp.ema_decay < 1.0, f"ema_decay must be in (0, 1), got {hp.ema_decay}"),
+            (0.0 <= hp.lr_decay_start < 1.0, f"lr_decay_start must be in [0, 1), got {hp.lr_decay_start}"),
+            (hp.num_sample_images >= 1, f"num_sample_images must be >= 1, got {hp.num_sample_images}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ZooError(message)
+
+    @property
+    def discriminator_out_dim(self) -> int:
+        """Width of the discriminator's output; 1 for a real/fake logit. Methods may override."""
+        return 1
+
+    def build_generator(self) -> nn.Module:
+        """Build the generator from the hyper-parameters (override for custom networks)."""
+        return build_generator(self._net_specs["generator"], self.img_shape, self.latent.dim, self.hparams.g_width)
+
+    def build_discriminator(self) -> nn.Module:
+        """Build the discriminator from the hyper-parameters, with :attr:`discriminator_out_dim` outputs."""
+        return build_discriminator(self._net_specs["discriminator"], self.img_shape, self.hparams.d_width, out_dim=self.discriminator_out_dim)
+
+    # ------------------------------------------------------------------ method hooks
+    def discriminator_loss(self, batch: GANBatch, fake: Tensor) -> Tensor:
+        """Loss minimised by the discriminator for one step. ``fake`` is detached from G."""
+        raise NotImplementedError(f"{type(self).__name__} must implement discriminator_loss(batch, fake)")
+
+    def generator_loss(self, batch: GANBatch, fake: Tensor) -> Tensor:
+        """Loss minimised by the generator for one step. ``fake`` carries gradients to G."""
+        raise NotImplementedError(f"{type(self).__name__} must implement generator_loss(batch, fake)")
+
+    def critic_steps(self) -> int:
+        """Discriminator steps before the next generator round (WGAN overrides this for its warm-up)."""
+        return self.hparams.n_critic
+
+    def sample_latent(self, n: int) -> Tensor:
+        """Draw ``n`` training latents on the module's device (with gradients to a trainable prior)."""
+        return self.latent.sample(n, device=self.device)
+
+    def sample_fake_labels(self, n: int, batch: Optional[GANBatch] = None) -> Optional[Tensor]:
+        """Labels for generated samples; ``None`` for unconditional models."""
+        return None
+
+    def generate(self, z: Tensor, labels: Optional[Tensor] = None, network: Optional[nn.Module] = None) -> Tensor:
+        """Map latents (and, for conditional models, labels) to samples."""
+        return (network or self.generator)(z)
+
+    # ------------------------------------------------------------------ the loop
+    def training_step(self, batch: Any, batch_idx: int) -> None:
+        batch = as_gan_batch(batch)
+        opt_g, opt_d = self.optimizers()
+        d_loss = self.discriminator_step(batch, opt_d)
+        self.log("train/d_loss", d_loss, prog_bar=True)
+        self._critic_steps_done += 1
+        if self._critic_steps_done >= self.critic_steps():
+            self._critic_steps_done = 0
+            for _ in range(self.hparams.g_steps):
+                g_loss = self.generator_step(batch, opt_g)
+            self.log("train/g_loss", g_loss, prog_bar=True)
+
+    def discriminator_step(self, batch: GANBatch, optimizer) -> Tensor:
+        """One discriminator update on fresh latents; G is frozen and its output detached."""
+        with self.toggled_optimizer(optimizer):
+            with torch.no_grad():
+                labels = self.sample_fake_labels(batch.size, batch)
+                fake = self.generate(self.sample_latent(batch.size), labels)
+            loss = self.discriminator_loss(batch, fake)
+            optimizer.zero_grad(set_to_none=True)
+            self.manual_backward(loss)
+            optimizer.step()
+        self.d_step_count += 1
+        return loss.detach()
+
+    def generator_step(self, batch: GANBatch, optimizer) -> Tensor:
+        """One generator update; the latent prior's regulariser (if any) is added to the loss."""
+        with self.toggled_optimizer(optimizer):
+            labels = self.sample_fake_labels(batch.size, batch)
+            fake = self.generate(self.sample_latent(batch.size), labels)
+            loss = self.generator_loss(batch, fake)
+            penalty = self.latent.regularizer()
+            if penalty is not None:
+                loss = loss + penalty
+            optimizer.zero_grad(set_to_none=True)
+            self.manual_backward(loss)
+            optimizer.step()
+        self.g_step_count += 1
+        if self.generator_ema is not None:
+            self.generator_ema.update_parameters(self.generator)
+        return loss.detach()
+
+    def on_train_epoch_end(self) -> None:
+        schedulers = self.lr_schedulers()
+        if schedulers is None:
+            return
+        for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
+            scheduler.step()
+
+    # ------------------------------------------------------------------ evaluation
+    def _held_out_d_loss(self, batch: Any) -> Tensor:
+        batch = as_gan_batch(batch)
+        labels = self.sample_fake_labels(batch.size, batch)
+        fake = self.generate(self.sample_latent(batch.size), labels)
+        return self.discriminator_loss(batch, fake)
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        """Discriminator loss on held-out real data against fresh fakes (methods add their own metrics)."""
+        self.log("val/d_loss", self._held_out_d_loss(batch), prog_bar=True)
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        """Discriminator loss on the test split against fresh fakes (methods add their own metrics)."""
+        self.log("test/d_loss", self._held_out_d_loss(batch))
+
+    # ------------------------------------------------------------------ optimisers
+    def _make_optimizer(self, params, lr: float) -> torch.optim.Optimizer:
+        hp = self.hparams
+        if hp.optimizer == "adam":
+            return torch.optim.Adam(params, lr=lr, betas=tuple(hp.betas))
+        if hp.optimizer == "rmsprop":
+            return torch.optim.RMSprop(params, lr=lr)
+        if hp.optimizer == "sgd":
+            return torch.optim.SGD(params, lr=lr)
+        raise ZooError(f"unknown optimizer {hp.optimizer!r}; choose adam, rmsprop or sgd")
+
+    def generator_parameters(self) -> List[nn.Parameter]:
+        """Parameters updated by the generator's optimizer: G and the latent prior."""
+        return list(self.generator.parameters()) + list(self.latent.parameters())
+
+    def discriminator_parameters(self) -> List[nn.Parameter]:
+        """Parameters updated by the discriminator's optimizer."""
+        return list(self.discriminator.parameters())
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        opt_g = self._make_optimizer(self.generator_parameters(), hp.lr_g)
+        opt_d = self._make_optimizer(self.discriminator_parameters(), hp.lr_d)
+        if hp.lr_schedule is None:
+            return [opt_g, opt_d]
+        if hp.lr_schedule != "linear_decay":
+            raise ZooError(f"unknown lr_schedule {hp.lr_schedule!r}; choose linear_decay or leave it empty")
+        max_epochs = self.trainer.max_epochs if self._trainer is not None else None
+        if not max_epochs or max_epochs < 1:
+            raise ZooError("lr_schedule linear_decay needs a finite number of epochs; set --trainer.max_epochs")
+        decay = _linear_decay(max_epochs, hp.lr_decay_start)
+        schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, decay) for opt in (opt_g, opt_d)]
+        return [opt_g, opt_d], schedulers
+
+    # ------------------------------------------------------------------ sampling
+    @torch.no_grad()
+    def sample(self, n: int, seed: Optional[int] = None, labels: Optional[Tensor] = None, use_ema: bool = True) -> Tensor:
+        """Generate ``n`` samples in eval mode; works on a module loaded from a checkpoint, with no data.
+
+        ``seed`` makes the draw reproducible on any device (the noise is drawn on the CPU).
+        ``labels`` selects classes for conditional models. The EMA generator is used when present.
+        """
+        if seed is not None:
+            noise = self.latent.noise(n, generator=torch.Generator().manual_seed(seed))
+        else:
+            noise = self.latent.noise(n, device=self.device)
+        return self.sample_from_noise(noise, labels=labels, use_ema=use_ema)
+
+    @torch.no_grad()
+    def sample_from_noise(self, noise: Tensor, labels: Optional[Tensor] = None, use_ema: bool = True) -> Tensor:
+        """Generate from raw prior noise (see :class:`zoo.latent.LatentPrior`) in eval mode."""
+        network = self.generator_ema.module if (use_ema and self.generator_ema is not None) else self.generator
+        was_training = network.training
+        network.eval()
+        try:
+            z = self.latent(noise.to(self.device))
+            if labels is not None:
+                labels = labels.to(self.device)
+            return self.generate(z, labels, network=network)
+        finally:
+            network.train(was_training)
+
+    def fixed_labels(self) -> Optional[Tensor]:
+        """Labels that go with :attr:`fixed_noise` (conditional models); ``None`` otherwise."""
+        return None
+
+    def sample_fixed(self) -> Tensor:
+        """Samples from the fixed noise saved in the checkpoint, for comparable grids across a run."""
+        return self.sample_from_noise(self.fixed_noise, labels=self.fixed_labels())
+
+    # ------------------------------------------------------------------ checkpoint state
+    def on_save_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
+        hparams = checkpoint.get("hyper_parameters", {})
+        # The CLI records how it built the module; keep the class path in our own key so that
+        # `AnySubclass.load_from_checkpoint` builds the class it is called on.
+        hparams.pop("_instantiator", None)
+        class_path = hparams.pop("_class_path", None) or f"{type(self).__module__}.{type(self).__qualname__}"
+        checkpoint[CHECKPOINT_KEY] = {
+            "class_path": class_path,
+            "d_step_count": self.d_step_count,
+            "g_step_count": self.g_step_count,
+            "critic_steps_done": self._critic_steps_done,
+        }
+
+    def on_load_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
+        state = checkpoint.get(CHECKPOINT_KEY, {})
+        self.d_step_count = int(state.get("d_step_count", 0))
+        self.g_step_count = int(state.get("g_step_count", 0))
+        self._critic_steps_done = int(state.get("critic_steps_done", 0))
+
+
+def _linear_decay(max_epochs: int, start_fraction: float):
+    """Learning-rate factor per epoch: 1 until ``start_fraction * max_epochs``, then linearly to 0."""
+    start = start_fraction * max_epochs
+
+    def factor(epoch: int) -> float:
+        if epoch < start:
+            return 1.0
+        return max(0.0, (max_epochs - epoch) / max(max_epochs - start, 1e-8))
+
+    return factor

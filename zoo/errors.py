@@ -1,0 +1,18 @@
+"""User-facing errors.
+
+A :class:`ZooError` carries one line that names the problem and the fix. The ``zoo`` command
+prints that line (no traceback) and exits with a non-zero status; the Python API raises it as an
+ordinary exception.
+"""
+
+
+class ZooError(ValueError):
+    """Bad input or missing files, described in one line with the fix."""
+
+
+class DataNotFoundError(ZooError, FileNotFoundError):
+    """A data set is missing from its directory and downloading is off."""
+
+
+class CorruptDataError(ZooError):
+    """A data file exists but cannot be read (truncated, corrupt, wrong format)."""

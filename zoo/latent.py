@@ -1,0 +1,122 @@
+"""Latent priors: where the generator's input ``z`` comes from.
+
+A prior splits sampling into two parts so that a *fixed noise* stays meaningful while the prior
+itself trains (DeLiGAN's mixture moves its means during training):
+
+* :meth:`LatentPrior.noise` draws raw, parameter-free noise (e.g. ``eps ~ N(0, I)``);
+* :meth:`LatentPrior.forward` maps that noise to ``z`` with the prior's current parameters.
+
+Noise drawn with a seeded CPU ``torch.Generator`` is identical on every device, so
+``module.sample(n, seed=s)`` gives the same latents on CPU and GPU and on every rank.
+Priors are chosen by plain hyper-parameters (``"normal"`` or ``{"name": "uniform", "low": 0}``)
+so that a checkpoint rebuilds its module without a config file.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Optional, Union
+
+import torch
+from torch import Tensor, nn
+
+from zoo.errors import ZooError
+
+LatentSpec = Union[str, Dict[str, Any]]
+
+LATENT_PRIORS: Dict[str, Callable[..., "LatentPrior"]] = {}
+
+
+def register_latent(name: str) -> Callable[[type], type]:
+    """Class decorator that makes a prior available under ``name`` to :func:`build_latent`."""
+
+    def wrap(cls: type) -> type:
+        LATENT_PRIORS[name] = cls
+        return cls
+
+    return wrap
+
+
+class LatentPrior(nn.Module):
+    """Base class of latent priors over ``R^dim``.
+
+    Subclasses override :meth:`noise` (raw noise, shape ``(n, noise_dim)``) and, when the prior has
+    parameters, :meth:`forward`. :meth:`regularizer` returns a term that the GAN base adds to the
+    generator's loss (DeLiGAN's sigma penalty), or ``None``.
+    """
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        if dim < 1:
+            raise ZooError(f"latent_dim must be positive, got {dim}")
+        self.dim = dim
+
+    @property
+    def noise_dim(self) -> int:
+        """Width of the raw noise returned by :meth:`noise`."""
+        return self.dim
+
+    def noise(self, n: int, *, device: Optional[torch.device] = None, generator: Optional[torch.Generator] = None) -> Tensor:
+        """Draw raw noise for ``n`` samples; with ``generator`` it is drawn on that generator's device."""
+        raise NotImplementedError
+
+    def forward(self, noise: Tensor) -> Tensor:
+        """Map raw noise to latents ``z`` (identity for parameter-free priors)."""
+        return noise
+
+    def sample(self, n: int, *, device: Optional[torch.device] = None, generator: Optional[torch.Generator] = None) -> Tensor:
+        """Draw ``n`` latents: ``forward(noise(n))``, placed on ``device``."""
+        eps = self.noise(n, device=device, generator=generator)
+        if device is not None:
+            eps = eps.to(device)
+        return self(eps)
+
+    def regularizer(self) -> Optional[Tensor]:
+        """A loss term for the generator, or ``None`` when the prior has nothing to regularise."""
+        return None
+
+
+def _draw_device(device: Optional[torch.device], generator: Optional[torch.Generator]) -> Optional[torch.device]:
+    return generator.device if generator is not None else device
+
+
+@register_latent("normal")
+class NormalLatent(LatentPrior):
+    """Standard normal prior ``z ~ N(0, I)``."""
+
+    def noise(self, n: int, *, device=None, generator=None) -> Tensor:
+        return torch.randn(n, self.dim, device=_draw_device(device, generator), generator=generator)
+
+
+@register_latent("uniform")
+class UniformLatent(LatentPrior):
+    """Uniform prior ``z ~ U(low, high)^dim``; Improved GAN's MNIST code uses ``U(0, 1)``."""
+
+    def __init__(self, dim: int, low: float = -1.0, high: float = 1.0) -> None:
+        super().__init__(dim)
+        if not high > low:
+            raise ZooError(f"uniform latent needs high > low, got low={low}, high={high}")
+        self.low, self.high = float(low), float(high)
+
+    def noise(self, n: int, *, device=None, generator=None) -> Tensor:
+        u = torch.rand(n, self.dim, device=_draw_device(device, generator), generator=generator)
+        return u * (self.high - self.low) + self.low
+
+
+def build_latent(spec: LatentSpec, dim: int) -> LatentPrior:
+    """Build a prior from a name (``"normal"``) or a dict (``{"name": "uniform", "low": 0.0}``)."""
+    if isinstance(spec, LatentPrior):
+        return spec
+    if isinstance(spec, str):
+        name, options = spec, {}
+    elif isinstance(spec, dict) and "name" in spec:
+        options = {k: v for k, v in spec.items() if k != "name"}
+        name = spec["name"]
+    else:
+        raise ZooError(f"latent must be a name or a dict with a 'name' key, got {spec!r}; e.g. latent: normal")
+    key = name.lower()
+    if key not in LATENT_PRIORS:
+        raise ZooError(f"unknown latent prior {name!r}; choose one of {sorted(LATENT_PRIORS)}")
+    try:
+        return LATENT_PRIORS[key](dim, **options)
+    except TypeError as err:
+        raise ZooError(f"bad options for latent prior {name!r}: {err}") from None

@@ -1,0 +1,69 @@
+"""Small building blocks shared by the networks: normalisation choices and the D interface."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils import parametrizations
+
+from zoo.errors import ZooError
+
+D_NORMS = ("batch", "layer", "spectral", "weight", "none")
+G_NORMS = ("batch", "none")
+
+
+def check_norm(norm: str, allowed: tuple, kind: str) -> None:
+    """Raise a one-line error for an unknown normalisation name."""
+    if norm not in allowed:
+        raise ZooError(f"unknown {kind} norm {norm!r}; choose one of {list(allowed)}")
+
+
+def feature_norm(norm: str, channels: int, conv: bool) -> nn.Module:
+    """Normalisation applied to activations: batch norm, layer norm (one group over C, H, W), or nothing.
+
+    ``spectral`` and ``weight`` act on weights instead (see :func:`weight_param`), so they add no
+    activation layer. WGAN-GP's critic must not use batch norm: the gradient penalty is per example.
+    """
+    if norm == "batch":
+        return nn.BatchNorm2d(channels) if conv else nn.BatchNorm1d(channels)
+    if norm == "layer":
+        return nn.GroupNorm(1, channels) if conv else nn.LayerNorm(channels)
+    return nn.Identity()
+
+
+def weight_param(norm: str) -> Callable[[nn.Module], nn.Module]:
+    """Weight re-parametrisation for a layer: torch's spectral or weight norm, or none."""
+    if norm == "spectral":
+        return parametrizations.spectral_norm
+    if norm == "weight":
+        return parametrizations.weight_norm
+    return lambda module: module
+
+
+class Discriminator(nn.Module):
+    """A body that maps inputs to a feature vector, and a linear head on top.
+
+    ``forward(x) = head(features(x))``. ``features`` is what feature matching, T-GAN's encoder and
+    projection conditioning read.
+    """
+
+    def __init__(self, body: nn.Module, feature_dim: int, out_dim: int, norm: str) -> None:
+        super().__init__()
+        self.body = body
+        self.feature_dim = feature_dim
+        self.out_dim = out_dim
+        self.head = weight_param(norm)(nn.Linear(feature_dim, out_dim))
+
+    def features(self, x: Tensor) -> Tensor:
+        """Penultimate representation, shape ``(N, feature_dim)``."""
+        return self.body(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.features(x))
+
+
+def flat_size(shape) -> int:
+    """Number of elements of one example of ``shape``."""
+    return int(torch.Size(shape).numel())

@@ -1,0 +1,84 @@
+"""Network registry: generators and discriminators chosen by name from plain hyper-parameters.
+
+A network is named in a config as a string (``generator: dcgan``) or a dict with extra options
+(``discriminator: {name: mlp, depth: 3}``). ``"auto"`` picks from the data's shape: an MLP for
+vectors (2-D toys), the DCGAN conv nets for square images. Registering a builder makes it
+available to every method, the CLI and the tests (which are parametrised over this registry).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Sequence, Tuple, Union
+
+from torch import nn
+
+from zoo.errors import ZooError
+
+NetSpec = Union[str, Dict[str, Any]]
+
+GENERATORS: Dict[str, Callable[..., nn.Module]] = {}
+DISCRIMINATORS: Dict[str, Callable[..., nn.Module]] = {}
+
+
+def register_generator(name: str) -> Callable[[Callable], Callable]:
+    """Decorator: make a generator builder available under ``name``."""
+
+    def wrap(fn: Callable) -> Callable:
+        GENERATORS[name] = fn
+        return fn
+
+    return wrap
+
+
+def register_discriminator(name: str) -> Callable[[Callable], Callable]:
+    """Decorator: make a discriminator builder available under ``name``."""
+
+    def wrap(fn: Callable) -> Callable:
+        DISCRIMINATORS[name] = fn
+        return fn
+
+    return wrap
+
+
+def auto_architecture(img_shape: Sequence[int]) -> str:
+    """The default architecture for data of ``img_shape``: ``mlp`` for vectors, ``dcgan`` for images."""
+    return "mlp" if len(img_shape) == 1 else "dcgan"
+
+
+def _split_spec(spec: NetSpec, img_shape: Sequence[int], kind: str) -> Tuple[str, Dict[str, Any]]:
+    if isinstance(spec, str):
+        name, options = spec, {}
+    elif isinstance(spec, dict) and "name" in spec:
+        name, options = spec["name"], {k: v for k, v in spec.items() if k != "name"}
+    else:
+        raise ZooError(f"{kind} must be a name or a dict with a 'name' key, got {spec!r}; e.g. {kind}: dcgan")
+    if name == "auto":
+        name = auto_architecture(img_shape)
+    return name, options
+
+
+def _build(table: Dict[str, Callable[..., nn.Module]], kind: str, spec: NetSpec, img_shape: Sequence[int], **kwargs: Any) -> nn.Module:
+    if isinstance(spec, nn.Module):
+        return spec
+    name, options = _split_spec(spec, img_shape, kind)
+    if name not in table:
+        raise ZooError(f"unknown {kind} {name!r}; choose one of {sorted(table)} or 'auto'")
+    try:
+        return table[name](img_shape=tuple(img_shape), **kwargs, **options)
+    except TypeError as err:
+        raise ZooError(f"bad options for {kind} {name!r}: {err}") from None
+
+
+def build_generator(spec: NetSpec, img_shape: Sequence[int], latent_dim: int, width: int, **kwargs: Any) -> nn.Module:
+    """Build a generator mapping ``(N, latent_dim)`` latents to ``(N, *img_shape)`` samples."""
+    return _build(GENERATORS, "generator", spec, img_shape, latent_dim=latent_dim, width=width, **kwargs)
+
+
+def build_discriminator(spec: NetSpec, img_shape: Sequence[int], width: int, out_dim: int = 1, **kwargs: Any) -> nn.Module:
+    """Build a discriminator mapping ``(N, *img_shape)`` samples to ``(N, out_dim)`` outputs.
+
+    Every discriminator has ``features(x)`` (the penultimate representation, ``(N, feature_dim)``)
+    and ``head`` (the last linear layer), so methods can use intermediate features (feature
+    matching, T-GAN's encoder difference, projection conditioning) without new networks.
+    """
+    return _build(DISCRIMINATORS, "discriminator", spec, img_shape, width=width, out_dim=out_dim, **kwargs)
