@@ -121,3 +121,36 @@ def test_user_module_through_python_api(tiny_gan_kwargs):
     assert model.generator is generator
     assert "generator" not in model.hparams
     assert model.sample(2, seed=0).shape == (2, 1, 28, 28)
+
+
+def test_load_refuses_bad_files_with_one_line(tmp_path, tiny_gan_kwargs):
+    truncated = tmp_path / "cut.ckpt"
+    model = zoo.GAN(**tiny_gan_kwargs)
+    trainer = quiet_trainer(max_steps=1)
+    trainer.fit(model, tiny_loader())
+    trainer.save_checkpoint(tmp_path / "ok.ckpt")
+    data = (tmp_path / "ok.ckpt").read_bytes()
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ZooError, match="truncated or not a PyTorch checkpoint"):
+        zoo.GAN.load_from_checkpoint(truncated)
+
+    class Payload:
+        def __reduce__(self):
+            return (print, ("this must never run",))
+
+    torch.save({"state_dict": {}, "payload": Payload()}, tmp_path / "code.ckpt")
+    with pytest.raises(ZooError, match=r"pickled code \(print\)"):
+        zoo.GAN.load_from_checkpoint(tmp_path / "code.ckpt")
+
+
+def test_checkpoint_loads_into_a_user_subclass(tmp_path, tiny_gan_kwargs):
+    class MyGAN(zoo.GAN):
+        pass
+
+    model = zoo.GAN(**tiny_gan_kwargs)
+    trainer = quiet_trainer(max_steps=2)
+    trainer.fit(model, tiny_loader())
+    trainer.save_checkpoint(tmp_path / "m.ckpt")
+    loaded = MyGAN.load_from_checkpoint(tmp_path / "m.ckpt")
+    assert type(loaded) is MyGAN
+    assert torch.equal(loaded.sample(3, seed=0), model.sample(3, seed=0))

@@ -23,6 +23,7 @@ counts every optimizer step of both networks; :attr:`GANModule.d_step_count` and
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple
 
 import lightning as L
@@ -30,11 +31,11 @@ import torch
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from zoo.checkpoint import CHECKPOINT_KEY, read_checkpoint
 from zoo.errors import ZooError
 from zoo.latent import LatentPrior, LatentSpec, build_latent
 from zoo.nets import NetSpec, build_discriminator, build_generator
 
-CHECKPOINT_KEY = "zoo"
 
 
 @dataclass
@@ -344,6 +345,19 @@ class GANModule(L.LightningModule):
         return self.sample_from_noise(self.fixed_noise, labels=self.fixed_labels())
 
     # ------------------------------------------------------------------ checkpoint state
+    @classmethod
+    def load_from_checkpoint(cls, checkpoint_path, map_location=None, hparams_file=None, strict=None, weights_only: bool = True, **kwargs):
+        """Build ``cls`` (the class it is called on) from a checkpoint, loading with ``weights_only=True``.
+
+        A checkpoint that carries pickled code, or a truncated or foreign file, is refused with
+        one line (:func:`zoo.checkpoint.read_checkpoint`). ``kwargs`` override saved hyper-parameters.
+        """
+        if isinstance(checkpoint_path, (str, Path)):
+            read_checkpoint(checkpoint_path)  # one clear line for a bad file before Lightning reads it
+        return super().load_from_checkpoint(
+            checkpoint_path, map_location=map_location, hparams_file=hparams_file, strict=strict, weights_only=weights_only, **kwargs
+        )
+
     def on_save_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
         hparams = checkpoint.get("hyper_parameters", {})
         # The CLI records how it built the module; keep the class path in our own key so that

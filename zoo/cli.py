@@ -10,8 +10,10 @@ Bad input ends with one line on stderr naming the problem and the fix, and exit 
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import List, Optional
 
@@ -25,11 +27,32 @@ from rich.table import Table
 import callbacks  # noqa: F401  (makes the callbacks resolvable by class name)
 import datamodules  # noqa: F401  (makes the datamodules resolvable by class name)
 import zoo  # noqa: F401  (makes the modules resolvable by class name)
-from zoo.base import CHECKPOINT_KEY
+from zoo.checkpoint import CHECKPOINT_KEY, read_checkpoint
 from zoo.errors import ZooError
 
 console = Console(stderr=False)
 error_console = Console(stderr=True)
+
+# Lightning's advice that does not apply to zoo runs; everything else is shown.
+QUIET_MESSAGES = (
+    ".*tensorboardX.*",
+    ".*LeafSpec.*",
+    ".*Total length of .* across ranks is zero.*",
+    ".*does not have many workers.*",
+    ".*LightningCLI's args parameter is intended.*",
+)
+
+
+class _DropTips(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "litlogger" not in record.getMessage()
+
+
+def quiet_lightning() -> None:
+    """Hide Lightning's tips and warnings that do not apply to the zoo's runs."""
+    for pattern in QUIET_MESSAGES:
+        warnings.filterwarnings("ignore", message=pattern)
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropTips())
 
 
 class ZooCLI(LightningCLI):
@@ -50,8 +73,6 @@ class ZooCLI(LightningCLI):
         ckpt_path = self.config[self.config.subcommand].get("ckpt_path")
         if not ckpt_path:
             return
-        if not Path(ckpt_path).is_file():
-            raise ZooError(f"checkpoint {ckpt_path!r} does not exist; pass the path of a .ckpt file to --ckpt_path")
         checkpoint = read_checkpoint(ckpt_path)
         hparams = dict(checkpoint.get("hyper_parameters", {}))
         class_path = checkpoint.get(CHECKPOINT_KEY, {}).get("class_path") or hparams.pop("_class_path", None)
@@ -105,7 +126,7 @@ class ZooCLI(LightningCLI):
             return
         table = Table(title=f"zoo {subcommand}: {type(model).__name__} on {type(self.datamodule).__name__}", show_header=False)
         table.add_column("what", style="bold")
-        table.add_column("value")
+        table.add_column("value", overflow="fold")
         table.add_row("wall time", f"{time.perf_counter() - self._t0:.1f} s")
         if subcommand == "fit":
             table.add_row("epochs / optimizer steps", f"{trainer.current_epoch} / {trainer.global_step}")
@@ -126,15 +147,69 @@ class ZooCLI(LightningCLI):
         console.print(table)
 
 
-def read_checkpoint(path: str) -> dict:
-    """Load a checkpoint's dictionary with ``weights_only=True``; one clear error for anything else."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001  (torch raises many types for bad files)
-        text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        if "weights_only" in str(err) or "Unsupported global" in str(err):
-            raise ZooError(f"checkpoint {path!r} carries pickled code, which the zoo refuses to run ({text}); re-save it with plain hyper-parameters") from None
-        raise ZooError(f"checkpoint {path!r} is truncated or not a PyTorch checkpoint ({text}); point --ckpt_path to a valid .ckpt file") from None
+def _option_value(argv: List[str], name: str) -> Optional[str]:
+    for i, arg in enumerate(argv):
+        if arg == name and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def model_from_checkpoint(argv: List[str]) -> List[str]:
+    """Add ``--model <saved class>`` when ``--ckpt_path`` is given and no model is named.
+
+    The model is a required argument of the parser, so the class must be known before parsing;
+    its hyper-parameters are then read from the checkpoint by :meth:`ZooCLI._parse_ckpt_path`.
+    """
+    ckpt_path = _option_value(argv, "--ckpt_path")
+    if not argv or ckpt_path is None or _option_value(argv, "--model") or _option_value(argv, "--config"):
+        return argv
+    class_path = read_checkpoint(ckpt_path).get(CHECKPOINT_KEY, {}).get("class_path")
+    if not class_path:
+        raise ZooError(f"checkpoint {ckpt_path!r} was not written by a zoo module; name its class with --model")
+    return [argv[0], "--model", class_path, *argv[1:]]
+
+
+def _known_classes(package, base: type) -> List[str]:
+    return sorted(name for name in getattr(package, "__all__", []) if isinstance(getattr(package, name), type) and issubclass(getattr(package, name), base))
+
+
+def check_class_names(argv: List[str]) -> None:
+    """Fail with one line when ``--model`` or ``--data`` names a class that does not exist."""
+    import importlib
+
+    for option, package, base in (("--model", zoo, L.LightningModule), ("--data", datamodules, L.LightningDataModule)):
+        name = _option_value(argv, option)
+        if name is None or name.endswith((".yaml", ".yml", ".json")) or name.startswith("{"):
+            continue
+        known = _known_classes(package, base)
+        if "." not in name:
+            if name not in known:
+                raise ZooError(f"unknown {option[2:]} class {name!r}; choose one of {', '.join(known)} or give an import path (my_package.MyClass)")
+            continue
+        module_name, _, attr = name.rpartition(".")
+        try:
+            found = getattr(importlib.import_module(module_name), attr, None)
+        except ImportError as err:
+            raise ZooError(f"cannot import {option[2:]} class {name!r} ({err}); check the import path") from None
+        if not (isinstance(found, type) and issubclass(found, base)):
+            raise ZooError(f"{name!r} is not a {base.__name__} class; choose one of {', '.join(known)} or give an import path")
+
+
+def _zoo_cause(err: BaseException) -> Optional[ZooError]:
+    seen = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, ZooError):
+            return err
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return None
+
+
+def _report(err: BaseException) -> int:
+    error_console.print(f"[bold red]zoo: error:[/] {_one_line(err)}", highlight=False, soft_wrap=True)
+    return 2
 
 
 def _one_line(err: BaseException) -> str:
@@ -144,7 +219,10 @@ def _one_line(err: BaseException) -> str:
 
 def main(args: Optional[List[str]] = None) -> int:
     """Entry point of the ``zoo`` console script."""
+    quiet_lightning()
     try:
+        args = model_from_checkpoint(list(sys.argv[1:] if args is None else args))
+        check_class_names(args)
         ZooCLI(
             L.LightningModule,
             L.LightningDataModule,
@@ -156,8 +234,13 @@ def main(args: Optional[List[str]] = None) -> int:
             args=args,
         )
     except (ZooError, ArgumentError) as err:
-        error_console.print(f"[bold red]zoo: error:[/] {_one_line(err)}", highlight=False, soft_wrap=True)
-        return 2
+        return _report(err)
+    except Exception as err:
+        # jsonargparse wraps errors raised while it builds the classes; report ours in one line.
+        cause = _zoo_cause(err)
+        if cause is None:
+            raise
+        return _report(cause)
     except KeyboardInterrupt:
         error_console.print("[bold red]zoo: interrupted[/]")
         return 130
