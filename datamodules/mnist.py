@@ -1,0 +1,53 @@
+"""MNIST (LeCun et al.) through torchvision: 60,000 train / 10,000 test digits, 28x28, 10 classes."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+from torch import Tensor
+from torchvision.datasets import MNIST
+
+from .base import ZooDataModule
+from .files import download_or_raise, missing_files, read_or_raise, require_files
+
+
+class MNISTDataModule(ZooDataModule):
+    """MNIST digits from ``<data_dir>/MNIST/raw`` (torchvision's layout, uncompressed IDX files).
+
+    All constructor arguments are those of :class:`ZooDataModule`.
+    """
+
+    display_name = "MNIST"
+
+    @property
+    def native_shape(self) -> tuple[int, int, int]:
+        """(1, 28, 28)."""
+        return (1, 28, 28)
+
+    @property
+    def num_classes(self) -> int:
+        """10 digits."""
+        return 10
+
+    @property
+    def raw_dir(self) -> str:
+        """Where torchvision keeps the IDX files."""
+        return os.path.join(self.data_dir, "MNIST", "raw")
+
+    def _files(self) -> list[str]:
+        # torchvision's resource list names the .gz archives; it reads the extracted files.
+        return [os.path.splitext(name)[0] for name, _ in MNIST.resources]
+
+    def prepare_data(self) -> None:
+        """Download into ``data_dir`` when ``download`` is set (rank 0 only, under Lightning)."""
+        if self.download:
+            download_or_raise("MNIST", self.raw_dir, lambda: MNIST(self.data_dir, train=True, download=True))
+
+    def load_split(self, split: str) -> tuple[Tensor, Tensor]:
+        """All digits of ``split`` as uint8 (N, 1, 28, 28) and their labels."""
+        if self.download and missing_files(self.raw_dir, self._files()):
+            self.prepare_data()  # setup() called without prepare_data(), e.g. from plain Python
+        require_files("MNIST", self.raw_dir, self._files(), "the IDX files (" + ", ".join(self._files()) + ")")
+        data = read_or_raise("MNIST", self.raw_dir, lambda: MNIST(self.data_dir, train=split == "train"))
+        return data.data.unsqueeze(1).contiguous(), torch.as_tensor(data.targets, dtype=torch.long)

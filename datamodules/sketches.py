@@ -1,0 +1,165 @@
+"""Hand-drawn sketches: TU-Berlin style image folders or QuickDraw ``.npy`` bitmaps (DeLiGAN).
+
+Sketches are binarised and resized to ``image_size``; strokes become +1 and the background -1
+in both formats (TU-Berlin's dark-on-white images are inverted, QuickDraw already stores ink as
+high values). Neither source has an official test split, so ``test_fraction`` of every category
+is held out with a fixed seed (:data:`SPLIT_SEED`), independent of ``seed``: the test set stays
+the same whatever subsets a run draws.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from typing import Any, Optional
+
+import numpy as np
+import torch
+from torch import Tensor
+from torchvision.datasets import ImageFolder
+from torchvision.datasets.folder import find_classes
+
+from zoo.errors import CorruptDataError, DataNotFoundError, ZooError
+
+from .base import ZooDataModule
+from .files import one_line
+from .sketch_readers import QuickDrawRows, Selection, SketchFiles
+from .subsets import derive_seed, stratified_split
+
+FORMATS = ("folder", "quickdraw")
+DEFAULT_SIZE = {"folder": 32, "quickdraw": 28}
+SPLIT_SEED = derive_seed(0, "sketches-test-split")
+
+
+class SketchesDataModule(ZooDataModule):
+    """Binarised sketches with one class per category.
+
+    Args:
+        format: "folder" (TU-Berlin layout: ``data_dir/<category>/*.png|jpg``, read with
+            torchvision's ImageFolder) or "quickdraw" (``data_dir/<category>.npy``, each an
+            (N, 784) uint8 array of 28x28 bitmaps; memory-mapped, and only the drawings a run
+            selects are read).
+        threshold: Gray level 0..255 that separates ink from paper (folder: darker than this is
+            ink; quickdraw: at least this is ink). Binarising happens at the native resolution;
+            shrinking then keeps every stroke (see :func:`datamodules.images.shrink_binary`).
+        test_fraction: Share of every category held out as the test split.
+        data_dir: The directory holding the category folders or ``.npy`` files.
+        image_size: Side of the square images (default 32 for folder, 28 for quickdraw).
+        **kwargs: The other arguments of :class:`ZooDataModule` (``hflip=True`` adds the
+            flipped copies DeLiGAN trained on).
+    """
+
+    display_name = "sketches"
+
+    def __init__(
+        self,
+        format: str = "folder",
+        threshold: int = 128,
+        test_fraction: float = 0.1,
+        data_dir: str = "data/sketches",
+        image_size: Optional[int] = None,
+        **kwargs: Any,
+    ) -> None:
+        if format not in FORMATS:
+            raise ZooError(f"format={format!r} is not a sketch format; use 'folder' or 'quickdraw'")
+        if not 0 <= threshold <= 255:
+            raise ZooError(f"threshold={threshold} is not a gray level; use a value in 0..255")
+        if not 0.0 <= test_fraction < 1.0:
+            raise ZooError(f"test_fraction={test_fraction} must be in [0, 1), e.g. 0.1")
+        super().__init__(data_dir=data_dir, image_size=image_size or DEFAULT_SIZE[format], **kwargs)
+        self.format = format
+        self.threshold = threshold
+        self.test_fraction = test_fraction
+        self._classes: Optional[list[str]] = None
+        self._splits: Optional[dict[str, tuple[Selection, Tensor]]] = None
+
+    @property
+    def native_shape(self) -> tuple[int, int, int]:
+        """(1, image_size, image_size): sketches are read straight at their final size."""
+        assert self.image_size is not None
+        return (1, self.image_size, self.image_size)
+
+    @property
+    def classes(self) -> list[str]:
+        """Category names, sorted (folder names or ``.npy`` file stems); read from disk once."""
+        if self._classes is None:
+            self._classes = self._find_classes()
+        return self._classes
+
+    @property
+    def num_classes(self) -> int:
+        """Number of categories found in ``data_dir``."""
+        return len(self.classes)
+
+    def _missing(self) -> DataNotFoundError:
+        if self.format == "folder":
+            what = "one sub-folder of PNG/JPG sketches per category (TU-Berlin layout)"
+        else:
+            what = "the QuickDraw <category>.npy bitmap files"
+        return DataNotFoundError(f"sketches not found in '{self.data_dir}'; put {what} there or point data_dir at them")
+
+    def _find_classes(self) -> list[str]:
+        if not os.path.isdir(self.data_dir):
+            raise self._missing()
+        if self.format == "quickdraw":
+            classes = sorted(os.path.splitext(os.path.basename(p))[0] for p in glob.glob(os.path.join(self.data_dir, "*.npy")))
+        else:
+            try:
+                classes, _ = find_classes(self.data_dir)
+            except FileNotFoundError:
+                classes = []
+        if not classes:
+            raise self._missing()
+        return classes
+
+    def _open_quickdraw(self) -> tuple[QuickDrawRows, Tensor]:
+        arrays, names = [], []
+        for category in self.classes:
+            path = os.path.join(self.data_dir, category + ".npy")
+            try:
+                array = np.load(path, mmap_mode="r")
+            except Exception as error:  # noqa: BLE001 - bad header or a file shorter than it says
+                raise CorruptDataError(
+                    f"could not read QuickDraw file '{path}': {one_line(error)}; the file may be "
+                    "truncated or corrupt: download it again"
+                ) from error
+            if array.ndim != 2 or array.shape[1] != 784 or array.dtype != np.uint8:
+                raise CorruptDataError(
+                    f"'{path}' is not a QuickDraw bitmap file: expected an (N, 784) uint8 array, found "
+                    f"{tuple(array.shape)} {array.dtype}; use the numpy_bitmap files"
+                )
+            arrays.append(array)
+            names.append(path)
+        source = QuickDrawRows(arrays, names, self.threshold, self.image_size or 28)
+        labels = torch.repeat_interleave(torch.arange(len(arrays)), source.counts)
+        return source, labels
+
+    def _open_folder(self) -> tuple[SketchFiles, Tensor]:
+        try:
+            folder = ImageFolder(self.data_dir)
+        except FileNotFoundError as error:  # a category folder without images
+            raise DataNotFoundError(
+                f"sketches incomplete in '{self.data_dir}': {one_line(error)}; put PNG/JPG images in "
+                "every category folder or remove the empty ones"
+            ) from error
+        paths = [path for path, _ in folder.samples]
+        labels = torch.tensor([label for _, label in folder.samples], dtype=torch.long)
+        return SketchFiles(paths, self.threshold, self.image_size or 32), labels
+
+    def load_split(self, split: str) -> tuple[Selection, Tensor]:
+        """The sketches of ``split`` as a lazy source of uint8 (N, 1, S, S) images, and labels."""
+        if self._splits is None:
+            self.classes  # noqa: B018 - a missing folder gets the clear error, not ImageFolder's
+            source, labels = self._open_quickdraw() if self.format == "quickdraw" else self._open_folder()
+            n_test = round(self.test_fraction * len(labels))
+            if n_test >= len(labels):
+                raise ZooError(
+                    f"test_fraction={self.test_fraction} leaves no training sketches out of {len(labels)}; "
+                    "use a smaller test_fraction"
+                )
+            train, test = stratified_split(labels, n_test, SPLIT_SEED, arg="test size")
+            self._splits = {
+                "train": (Selection(source, train), labels[train]),
+                "test": (Selection(source, test), labels[test]),
+            }
+        return self._splits[split]
