@@ -32,7 +32,7 @@ from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from zoo.checkpoint import CHECKPOINT_KEY, read_checkpoint
-from zoo.errors import ZooError
+from zoo.errors import NonFiniteLossError, ZooError
 from zoo.latent import LatentPrior, LatentSpec, build_latent
 from zoo.nets import NetSpec, build_discriminator, build_generator
 
@@ -229,6 +229,7 @@ class GANModule(L.LightningModule):
                 labels = self.sample_fake_labels(batch.size, batch)
                 fake = self.generate(self.sample_latent(batch.size), labels)
             loss = self.discriminator_loss(batch, fake)
+            self._check_finite(loss, "discriminator", self.d_step_count)
             optimizer.zero_grad(set_to_none=True)
             self.manual_backward(loss)
             optimizer.step()
@@ -244,6 +245,7 @@ class GANModule(L.LightningModule):
             penalty = self.latent.regularizer()
             if penalty is not None:
                 loss = loss + penalty
+            self._check_finite(loss, "generator", self.g_step_count)
             optimizer.zero_grad(set_to_none=True)
             self.manual_backward(loss)
             optimizer.step()
@@ -251,6 +253,15 @@ class GANModule(L.LightningModule):
         if self.generator_ema is not None:
             self.generator_ema.update_parameters(self.generator)
         return loss.detach()
+
+    def _check_finite(self, loss: Tensor, network: str, step: int) -> None:
+        """Stop before an update with a NaN/inf loss, so the weights (and any checkpoint) stay finite."""
+        if not bool(torch.isfinite(loss)):
+            raise NonFiniteLossError(
+                f"non-finite {network} loss ({loss.item()}) at {network} step {step + 1} (global step "
+                f"{self.global_step}); training stopped before the update, earlier checkpoints are untouched; "
+                "lower the learning rate or check the data"
+            )
 
     def on_train_epoch_end(self) -> None:
         schedulers = self.lr_schedulers()
@@ -369,6 +380,7 @@ class GANModule(L.LightningModule):
             "d_step_count": self.d_step_count,
             "g_step_count": self.g_step_count,
             "critic_steps_done": self._critic_steps_done,
+            "rng": _rng_state(),
         }
 
     def on_load_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
@@ -376,6 +388,23 @@ class GANModule(L.LightningModule):
         self.d_step_count = int(state.get("d_step_count", 0))
         self.g_step_count = int(state.get("g_step_count", 0))
         self._critic_steps_done = int(state.get("critic_steps_done", 0))
+        # Random-number states make a resumed fit continue exactly (same latents, same shuffles).
+        # Only when resuming a fit: loading a module for inference must not reset the global RNG.
+        if "rng" in state and self._trainer is not None and self.trainer.state.fn == "fit":
+            _set_rng_state(state["rng"])
+
+
+def _rng_state() -> Dict[str, Any]:
+    state: Dict[str, Any] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: Dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def _linear_decay(max_epochs: int, start_fraction: float):

@@ -21,10 +21,12 @@ import lightning as L
 import torch
 from jsonargparse import ArgumentError
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from rich.console import Console
 from rich.table import Table
 
 import callbacks  # noqa: F401  (makes the callbacks resolvable by class name)
+from callbacks.interruption import CheckpointOnInterrupt
 import datamodules  # noqa: F401  (makes the datamodules resolvable by class name)
 import zoo  # noqa: F401  (makes the modules resolvable by class name)
 from zoo.checkpoint import CHECKPOINT_KEY, read_checkpoint
@@ -55,12 +57,24 @@ def quiet_lightning() -> None:
     logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropTips())
 
 
+# The interruption callback of the current run, read by `main` after Lightning has stopped the run.
+_INTERRUPT: List[CheckpointOnInterrupt] = []
+
+
 class ZooCLI(LightningCLI):
     """LightningCLI with the zoo's links, checkpoint handling and a rich summary after each run."""
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.link_arguments("data.img_shape", "model.init_args.img_shape", apply_on="instantiate")
         parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
+
+    def instantiate_trainer(self, **kwargs) -> L.Trainer:
+        """Add :class:`callbacks.CheckpointOnInterrupt` to every fit, so Ctrl-C/SIGTERM leave a resumable checkpoint."""
+        trainer = super().instantiate_trainer(**kwargs)
+        if self.subcommand == "fit" and not any(isinstance(c, CheckpointOnInterrupt) for c in trainer.callbacks):
+            _INTERRUPT.append(CheckpointOnInterrupt())
+            trainer.callbacks.append(_INTERRUPT[-1])
+        return trainer
 
     def _parse_ckpt_path(self) -> None:
         """Rebuild the module class and hyper-parameters saved in ``--ckpt_path``.
@@ -207,6 +221,15 @@ def _zoo_cause(err: BaseException) -> Optional[ZooError]:
     return None
 
 
+def _interrupted(signal_name: str, code: int) -> int:
+    saved = _INTERRUPT[-1].saved_path if _INTERRUPT else None
+    if saved is not None:
+        error_console.print(f"[bold yellow]zoo: stopped by {signal_name}; checkpoint saved to {saved}; resume with --ckpt_path {saved}[/]", soft_wrap=True)
+    else:
+        error_console.print(f"[bold yellow]zoo: stopped by {signal_name}; no checkpoint was written[/]")
+    return code
+
+
 def _report(err: BaseException) -> int:
     error_console.print(f"[bold red]zoo: error:[/] {_one_line(err)}", highlight=False, soft_wrap=True)
     return 2
@@ -220,6 +243,7 @@ def _one_line(err: BaseException) -> str:
 def main(args: Optional[List[str]] = None) -> int:
     """Entry point of the ``zoo`` console script."""
     quiet_lightning()
+    _INTERRUPT.clear()
     try:
         args = model_from_checkpoint(list(sys.argv[1:] if args is None else args))
         check_class_names(args)
@@ -242,8 +266,14 @@ def main(args: Optional[List[str]] = None) -> int:
             raise
         return _report(cause)
     except KeyboardInterrupt:
-        error_console.print("[bold red]zoo: interrupted[/]")
-        return 130
+        return _interrupted("Ctrl-C", 130)
+    except SIGTERMException:
+        return _interrupted("SIGTERM", 143)
+    except SystemExit as exit_:
+        # Lightning ends a run stopped by Ctrl-C with sys.exit(1) after its callbacks have run.
+        if _INTERRUPT and _INTERRUPT[-1].saved_path is not None:
+            return _interrupted("Ctrl-C", 130)
+        raise
     return 0
 
 

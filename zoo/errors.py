@@ -16,3 +16,7 @@ class DataNotFoundError(ZooError, FileNotFoundError):
 
 class CorruptDataError(ZooError):
     """A data file exists but cannot be read (truncated, corrupt, wrong format)."""
+
+
+class NonFiniteLossError(ZooError):
+    """A loss became NaN or infinite; training stops before the update that would spread it."""
