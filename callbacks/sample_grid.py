@@ -57,6 +57,11 @@ class SampleGrid(L.Callback):
         self.nrow = nrow
         self.dirpath = dirpath
         self.last_path: Optional[Path] = None
+        self._directory: Optional[Path] = None
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        # trainer.log_dir is a collective under DDP: resolve it on every rank, once.
+        self._directory = self.resolve_dir(trainer)
 
     def resolve_dir(self, trainer: L.Trainer) -> Path:
         """The directory the grids go to."""
@@ -68,7 +73,7 @@ class SampleGrid(L.Callback):
     def write(self, trainer: L.Trainer, pl_module: L.LightningModule) -> Path:
         """Draw the fixed-noise samples, save ``epoch=NNN.png`` and ``last.png``, and log the grid."""
         grid = samples_to_grid(pl_module.sample_fixed(), self.nrow)
-        directory = self.resolve_dir(trainer)
+        directory = self._directory or self.resolve_dir(trainer)
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"epoch={trainer.current_epoch:03d}.png"
         save_image(grid, path)

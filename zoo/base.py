@@ -392,6 +392,16 @@ class GANModule(L.LightningModule):
         # Only when resuming a fit: loading a module for inference must not reset the global RNG.
         if "rng" in state and self._trainer is not None and self.trainer.state.fn == "fit":
             _set_rng_state(state["rng"])
+            self._offset_rng_by_rank()
+
+    def setup(self, stage: str) -> None:
+        if stage == "fit":
+            self._offset_rng_by_rank()
+
+    def _offset_rng_by_rank(self) -> None:
+        """Give every DDP rank its own latent stream (seed_everything seeds all ranks alike)."""
+        if self._trainer is not None and self.trainer.world_size > 1 and self.global_rank > 0:
+            torch.manual_seed((torch.initial_seed() + 1_000_003 * self.global_rank + self.d_step_count) % 2**63)
 
 
 def _rng_state() -> Dict[str, Any]:
