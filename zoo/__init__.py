@@ -8,6 +8,7 @@
 from zoo.base import GANBatch, GANModule
 from zoo.errors import ZooError
 from zoo.gan import GAN
+from zoo.hub import Pretrained, list_pretrained, load, register_pretrained
 from zoo.latent import LatentPrior, NormalLatent, UniformLatent, build_latent, register_latent
 
 __version__ = "0.1.0"
@@ -17,9 +18,13 @@ __all__ = [
     "GANBatch",
     "GANModule",
     "LatentPrior",
+    "Pretrained",
     "NormalLatent",
     "UniformLatent",
     "ZooError",
     "build_latent",
+    "list_pretrained",
+    "load",
+    "register_pretrained",
     "register_latent",
 ]

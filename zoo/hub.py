@@ -1,0 +1,213 @@
+"""Pretrained checkpoints: a table of plain records, a verified download cache, and ``zoo.load``.
+
+Each :class:`Pretrained` record names where a checkpoint lives (an ``https://`` or ``file://`` URL,
+or ``package:<file>`` for small checkpoints shipped inside the package), its sha256, the module
+class, the data set, and the protocol its metrics were measured with. Downloads go to
+:func:`cache_dir` (``$ZOO_CACHE``, default ``~/.cache/gan-zoo``) with a rich progress bar; a file
+whose hash does not match is deleted and refused. A cached or local file works offline.
+
+>>> import zoo
+>>> zoo.list_pretrained()                      # names of the registered checkpoints
+>>> model = zoo.load("gan-embedded-mnist")     # or zoo.load("path/to/last.ckpt")
+>>> images = model.sample(16, seed=0)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import shutil
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Union
+
+import lightning as L
+import torch
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+from zoo.checkpoint import CHECKPOINT_KEY, read_checkpoint
+from zoo.errors import ZooError
+
+PACKAGE_WEIGHTS = Path(__file__).resolve().parent / "weights"
+
+
+@dataclass(frozen=True)
+class Pretrained:
+    """One registered checkpoint.
+
+    Attributes:
+        name: the name passed to :func:`load`.
+        url: ``https://...``, ``file:///...``, or ``package:<file>`` (in ``zoo/weights/``).
+        sha256: hex digest of the file; checked after every download and before every load.
+        module: class path of the module, e.g. ``zoo.GAN``.
+        dataset: the data set it was trained on.
+        protocol: how its metrics were measured (samples, network, split).
+        metrics: metric name -> value, as measured under ``protocol``.
+        description: one line for listings.
+    """
+
+    name: str
+    url: str
+    sha256: str
+    module: str
+    dataset: str
+    protocol: str = ""
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    description: str = ""
+
+
+_REGISTRY: Dict[str, Pretrained] = {}
+
+
+def register_pretrained(record: Pretrained, overwrite: bool = False) -> Pretrained:
+    """Add a record to the table (``overwrite=True`` to replace one with the same name)."""
+    if record.name in _REGISTRY and not overwrite:
+        raise ZooError(f"a pretrained checkpoint named {record.name!r} is already registered; pass overwrite=True to replace it")
+    if len(record.sha256) != 64:
+        raise ZooError(f"pretrained {record.name!r} needs a 64-character sha256, got {record.sha256!r}")
+    _REGISTRY[record.name] = record
+    return record
+
+
+def unregister_pretrained(name: str) -> None:
+    """Remove a record (used by tests and by users replacing the defaults)."""
+    _REGISTRY.pop(name, None)
+
+
+def list_pretrained() -> List[str]:
+    """Names of the registered checkpoints, sorted."""
+    return sorted(_REGISTRY)
+
+
+def pretrained_info(name: str) -> Pretrained:
+    """The record registered under ``name``."""
+    if name not in _REGISTRY:
+        raise ZooError(f"no pretrained checkpoint named {name!r}; zoo.list_pretrained() lists {list_pretrained()}")
+    return _REGISTRY[name]
+
+
+def cache_dir() -> Path:
+    """Where downloads are kept: ``$ZOO_CACHE`` or ``~/.cache/gan-zoo``."""
+    return Path(os.environ.get("ZOO_CACHE", Path.home() / ".cache" / "gan-zoo"))
+
+
+def sha256_of(path: Union[str, Path]) -> str:
+    """Hex sha256 digest of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _download(url: str, target: Path, show_progress: bool) -> None:
+    try:
+        response = urllib.request.urlopen(url, timeout=60)  # noqa: S310  (registered URLs only)
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        reason = getattr(err, "reason", err)
+        raise ZooError(f"could not download {url} ({reason}); place the file in {cache_dir()} or load a local path") from None
+    total = int(response.headers.get("Content-Length") or 0) or None
+    columns = [TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn()]
+    with response, open(target, "wb") as out, Progress(*columns, disable=not show_progress, transient=True) as progress:
+        task = progress.add_task(f"downloading {Path(url).name}", total=total)
+        for chunk in iter(lambda: response.read(1 << 20), b""):
+            out.write(chunk)
+            progress.advance(task, len(chunk))
+
+
+def fetch(name: str, show_progress: bool = True) -> Path:
+    """Path of the verified checkpoint file of ``name``, downloading it into the cache if needed."""
+    record = pretrained_info(name)
+    if record.url.startswith("package:"):
+        path = PACKAGE_WEIGHTS / record.url[len("package:"):]
+        _verify(path, record)
+        return path
+    target = cache_dir() / f"{record.name}-{record.sha256[:12]}.ckpt"
+    if target.is_file():
+        _verify(target, record)
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, partial = tempfile.mkstemp(dir=target.parent, suffix=".part")
+    os.close(handle)
+    try:
+        _download(record.url, Path(partial), show_progress)
+        _verify(Path(partial), record)
+        shutil.move(partial, target)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+    return target
+
+
+def _verify(path: Path, record: Pretrained) -> None:
+    if not path.is_file():
+        raise ZooError(f"pretrained {record.name!r}: file {path} is missing; reinstall the package or re-download it")
+    digest = sha256_of(path)
+    if digest != record.sha256:
+        if path.parent == cache_dir() or path.suffix == ".part":
+            path.unlink()
+        raise ZooError(
+            f"pretrained {record.name!r}: sha256 of {path.name} is {digest[:16]}..., expected {record.sha256[:16]}...; "
+            "the file was deleted, download it again"
+        )
+
+
+def module_class(class_path: str) -> type:
+    """Import a module class named in a checkpoint, refusing anything that is not a LightningModule.
+
+    Only classes of the zoo or of modules the user has already imported are resolved, so a
+    checkpoint cannot make ``load`` import arbitrary code.
+    """
+    module_name, _, attr = class_path.rpartition(".")
+    if not module_name:
+        raise ZooError(f"checkpoint names class {class_path!r} without a module; re-save it with zoo")
+    if module_name != "zoo" and not module_name.startswith("zoo.") and module_name not in sys.modules:
+        raise ZooError(f"checkpoint needs class {class_path!r}; import {module_name} first, then load again")
+    cls = getattr(importlib.import_module(module_name), attr, None)
+    if not (isinstance(cls, type) and issubclass(cls, L.LightningModule)):
+        raise ZooError(f"checkpoint names {class_path!r}, which is not a LightningModule class")
+    return cls
+
+
+def load(name_or_path: Union[str, Path], map_location: Any = "cpu", **overrides: Any) -> L.LightningModule:
+    """Load a zoo module from a registered name or a checkpoint path, picking the class it was saved as.
+
+    Loads with ``weights_only=True`` on ``map_location`` and needs no data set; ``overrides``
+    replace saved hyper-parameters. The module is returned in eval mode, ready to ``sample``.
+    """
+    path = Path(name_or_path)
+    if not path.is_file():
+        if str(name_or_path) not in _REGISTRY:
+            raise ZooError(
+                f"{str(name_or_path)!r} is neither a checkpoint file nor a registered name; "
+                f"zoo.list_pretrained() lists {list_pretrained()}"
+            )
+        path = fetch(str(name_or_path))
+    checkpoint = read_checkpoint(path)
+    class_path = checkpoint.get(CHECKPOINT_KEY, {}).get("class_path")
+    if not class_path:
+        raise ZooError(f"checkpoint {str(path)!r} was not written by a zoo module; load it with YourClass.load_from_checkpoint")
+    model = module_class(class_path).load_from_checkpoint(path, map_location=map_location, **overrides)
+    return model.eval()
+
+
+def export(checkpoint_path: Union[str, Path], output_path: Union[str, Path], half: bool = False) -> str:
+    """Write a slim copy of a checkpoint for distribution and return its sha256.
+
+    Keeps the weights, hyper-parameters and the zoo's own state; drops optimizer and loop
+    states (the copy samples and evaluates, but does not resume training). ``half`` stores
+    floating-point weights in float16 (they are cast back on load).
+    """
+    checkpoint = read_checkpoint(checkpoint_path)
+    slim = {key: checkpoint[key] for key in ("state_dict", "hyper_parameters", CHECKPOINT_KEY, "pytorch-lightning_version") if key in checkpoint}
+    slim[CHECKPOINT_KEY] = {k: v for k, v in slim.get(CHECKPOINT_KEY, {}).items() if k != "rng"}
+    if half:
+        slim["state_dict"] = {k: v.half() if v.is_floating_point() else v for k, v in slim["state_dict"].items()}
+    Path(output_path).parent.mkdir(parents=True, exist_ok=True)
+    torch.save(slim, output_path)
+    return sha256_of(output_path)
