@@ -11,6 +11,7 @@ Bad input ends with one line on stderr naming the problem and the fix, and exit 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 import warnings
@@ -185,8 +186,62 @@ def model_from_checkpoint(argv: List[str]) -> List[str]:
     return [argv[0], "--model", class_path, *argv[1:]]
 
 
+ABSTRACT_CLASSES = {"GANModule", "ZooDataModule"}
+
+
 def _known_classes(package, base: type) -> List[str]:
-    return sorted(name for name in getattr(package, "__all__", []) if isinstance(getattr(package, name), type) and issubclass(getattr(package, name), base))
+    names = getattr(package, "__all__", [])
+    return sorted(
+        name for name in names
+        if name not in ABSTRACT_CLASSES and isinstance(getattr(package, name), type) and issubclass(getattr(package, name), base)
+    )
+
+
+def check_config_files(argv: List[str]) -> None:
+    """Fail with one line naming the file when a ``--config`` file is missing or is not valid YAML."""
+    import yaml
+
+    for i, arg in enumerate(argv):
+        path = argv[i + 1] if arg == "--config" and i + 1 < len(argv) else arg.split("=", 1)[1] if arg.startswith("--config=") else None
+        if path is None:
+            continue
+        if not Path(path).is_file():
+            raise ZooError(f"config file {path!r} does not exist; check the path (configs/ holds the shipped ones)")
+        try:
+            yaml.safe_load(Path(path).read_text())
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+            problem = getattr(err, "problem", None) or "syntax error"
+            raise ZooError(f"config file {path!r} is not valid YAML ({problem}{where}); fix the file") from None
+
+
+def _type_name(text: str) -> str:
+    literal = re.match(r"typing\.Literal\[(.+)\]", text)
+    if literal:
+        return f"one of {literal.group(1)}"
+    names = [name for name in re.findall(r"<class '([\w.]+)'>", text) if name != "NoneType"]
+    return " or ".join(dict.fromkeys(names)) or text
+
+
+def _readable_parser_error(text: str) -> str:
+    """Shorten jsonargparse's errors to one readable line: which option, what it expects, what it got."""
+    section = re.match(r'Parser key "([^"]+)"', text)
+    inner = re.search(r"Problem with given class_path '([^']+)': (.+?)(?: - Expected a <class 'NoneType'>|$)", text)
+    if section and inner:
+        owner, message = inner.groups()
+        unknown = re.match(r"Option '([^']+)' is not accepted", message)
+        if unknown:
+            return f"{owner} has no option {unknown.group(1)!r}; check the spelling (zoo fit --{section.group(1)}.help {owner.rsplit('.', 1)[-1]} lists them)"
+        typed = re.match(r'Parser key "([^"]+)": Expected a (.+?)\. Got value: (.+)$', message)
+        if typed:
+            key, expected, value = typed.groups()
+            return f"option --{section.group(1)}.init_args.{key} of {owner} expects {_type_name(expected)}, got {value.strip()!r}; fix the value"
+        return f"{section.group(1)} {owner}: {message}"
+    given = re.search(r"Given value: (.+?)(?: Given value type|$)", text)
+    if section and given and "Expected a" in text:
+        return f"option --{section.group(1)} expects {_type_name(text.split('Given value type')[0])}, got {given.group(1).strip()!r}; fix the value"
+    return text
 
 
 def check_class_names(argv: List[str]) -> None:
@@ -231,7 +286,10 @@ def _interrupted(signal_name: str, code: int) -> int:
 
 
 def _report(err: BaseException) -> int:
-    error_console.print(f"[bold red]zoo: error:[/] {_one_line(err)}", highlight=False, soft_wrap=True)
+    message = _one_line(err)
+    if isinstance(err, ArgumentError):
+        message = _readable_parser_error(message)
+    error_console.print(f"[bold red]zoo: error:[/] {message}", highlight=False, soft_wrap=True, markup=True)
     return 2
 
 
@@ -247,6 +305,7 @@ def main(args: Optional[List[str]] = None) -> int:
     try:
         args = model_from_checkpoint(list(sys.argv[1:] if args is None else args))
         check_class_names(args)
+        check_config_files(args)
         ZooCLI(
             L.LightningModule,
             L.LightningDataModule,

@@ -1,0 +1,91 @@
+"""The bad-input catalogue: each case runs through the CLI and must end with exit status 2,
+one line on stderr naming the problem, and no existing output file changed."""
+
+import gzip
+from pathlib import Path
+
+import pytest
+import torch
+
+from zoo.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICKSTART = str(ROOT / "configs" / "quickstart.yaml")
+
+
+def write(path: Path, text: str) -> str:
+    path.write_text(text)
+    return str(path)
+
+
+def pickled_code_checkpoint(path: Path) -> str:
+    class Payload:
+        def __reduce__(self):
+            return (print, ("never runs",))
+
+    torch.save({"state_dict": {}, "payload": Payload()}, path)
+    return str(path)
+
+
+def truncated_mnist(root: Path) -> str:
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    header = (2051).to_bytes(4, "big") + (10).to_bytes(4, "big") + (28).to_bytes(4, "big") + (28).to_bytes(4, "big")
+    (raw / "train-images-idx3-ubyte").write_bytes(header + bytes(100))  # 10 images announced, a fraction present
+    (raw / "train-labels-idx1-ubyte").write_bytes((2049).to_bytes(4, "big") + (10).to_bytes(4, "big") + bytes(10))
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (raw / name).write_bytes(b"")
+    return str(root)
+
+
+# (case id, extra arguments (a function of the temporary directory), words the message must contain)
+CATALOGUE = [
+    ("unknown model class", lambda d: ["--model", "NoSuchGAN"], "unknown model class 'NoSuchGAN'"),
+    ("unknown data class", lambda d: ["--data", "NoSuchData"], "unknown data class 'NoSuchData'"),
+    ("model import path that does not exist", lambda d: ["--model", "nowhere.Module"], "cannot import model class"),
+    ("config file missing", lambda d: ["--config", str(d / "missing.yaml")], "missing.yaml"),
+    ("config file with bad YAML", lambda d: ["--config", write(d / "bad.yaml", "model: [unclosed\n")], "bad.yaml"),
+    ("wrong type for a trainer option", lambda d: ["--trainer.max_epochs", "many"], "--trainer.max_epochs expects int, got 'many'"),
+    ("wrong type for a model option", lambda d: ["--model.init_args.lr_g", "fast"], "lr_g of zoo.GAN expects float, got 'fast'"),
+    ("unknown model option (typo)", lambda d: ["--model.init_args.lr_gen", "0.001"], "zoo.GAN has no option 'lr_gen'"),
+    ("unknown optimizer", lambda d: ["--model.init_args.optimizer", "adamw"], "expects one of 'adam', 'rmsprop', 'sgd', got 'adamw'"),
+    ("image size the network cannot produce", lambda d: ["--data.init_args.image_size", "30"], "cannot produce 30x30"),
+    ("data directory without the data set", lambda d: ["--data", "MNISTDataModule", "--data.data_dir", str(d / "none")], "download"),
+    ("truncated data file", lambda d: ["--data", "MNISTDataModule", "--data.data_dir", truncated_mnist(d / "mnist")], "MNIST"),
+    ("num_labels not divisible by the classes", lambda d: ["--data.init_args.num_labels", "25"], "divisible"),
+    ("num_labels larger than the data", lambda d: ["--data.init_args.num_labels", "5000"], "num_labels=5000"),
+    ("limit_per_class larger than a class", lambda d: ["--data.init_args.limit_per_class", "401"], "limit_per_class=401"),
+    ("batch larger than the data", lambda d: ["--data.init_args.limit_per_class", "1"], "batch_size=64"),
+    ("unknown toy data set", lambda d: ["--data", "ToyDataModule", "--data.name", "spiral"], "spiral"),
+    ("n_critic out of range", lambda d: ["--model.init_args.n_critic", "0"], "n_critic"),
+    ("negative learning rate", lambda d: ["--model.init_args.lr_d", "-0.1"], "learning rates must be positive"),
+    ("ema_decay out of range", lambda d: ["--model.init_args.ema_decay", "1.5"], "ema_decay"),
+    ("unknown generator architecture", lambda d: ["--model.init_args.generator", "resnet9000"], "unknown generator"),
+    ("unknown latent prior", lambda d: ["--model.init_args.latent", "cauchy"], "unknown latent prior"),
+    ("linear LR decay without max_epochs", lambda d: ["--model.init_args.lr_schedule", "linear_decay", "--trainer.max_epochs", "-1", "--trainer.max_steps", "3"], "max_epochs"),
+    ("checkpoint path that does not exist", lambda d: ["--ckpt_path", str(d / "nope.ckpt")], "does not exist"),
+    ("corrupt checkpoint", lambda d: ["--ckpt_path", write(d / "corrupt.ckpt", "garbage")], "truncated or not a PyTorch checkpoint"),
+    ("checkpoint carrying pickled code", lambda d: ["--ckpt_path", pickled_code_checkpoint(d / "code.ckpt")], "pickled code"),
+]
+
+
+@pytest.mark.parametrize("case, extra, words", CATALOGUE, ids=[c[0] for c in CATALOGUE])
+def test_bad_input(case, extra, words, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    precious = run_dir / "last.ckpt"
+    precious.write_bytes(b"an earlier run's checkpoint")
+    args = ["fit", "--config", QUICKSTART, "--trainer.default_root_dir", str(run_dir), "--trainer.max_epochs", "1",
+            "--model.init_args.g_width", "8", "--model.init_args.d_width", "8", *extra(tmp_path)]
+    code = main(args)
+    err = capsys.readouterr().err.strip()
+    print(f"{case}: {err}")
+    assert code == 2
+    assert len(err.splitlines()) == 1, err
+    assert words in err
+    assert precious.read_bytes() == b"an earlier run's checkpoint"
+    assert [p.name for p in run_dir.rglob("*.ckpt")] == ["last.ckpt"]
+
+
+def test_catalogue_is_large_enough():
+    assert len(CATALOGUE) >= 20
