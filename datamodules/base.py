@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, RandomSampler
 
 from zoo.errors import CorruptDataError, ZooError
 
-from .dataset import InMemoryDataset, passthrough
+from .dataset import InMemoryDataset, SampleIndices, passthrough
 from .images import add_flipped, resize_images
 from .subsets import balanced_subset, class_counts, derive_seed, random_subset, stratified_split
 
@@ -66,6 +66,10 @@ class ZooDataModule(L.LightningDataModule):
         image_size: Resize square images once at load time to ``image_size`` pixels (None keeps
             the native size).
         hflip: Add a horizontally flipped copy of every training image (DeLiGAN's sketches).
+        predict_size: Number of samples ``zoo predict`` generates: the predict loader yields
+            the sample indices ``0 .. predict_size - 1`` and the module derives the latent of
+            index ``i`` from ``(its sample_seed, i)``, so sample ``i`` is the same on any number
+            of devices.
     """
 
     display_name = "data"
@@ -84,6 +88,7 @@ class ZooDataModule(L.LightningDataModule):
         seed: int = 0,
         image_size: Optional[int] = None,
         hflip: bool = False,
+        predict_size: int = 0,
     ) -> None:
         super().__init__()
         _positive("batch_size", batch_size)
@@ -94,6 +99,7 @@ class ZooDataModule(L.LightningDataModule):
         _positive("limit_per_class", limit_per_class)
         _positive("limit", limit)
         _positive("image_size", image_size)
+        _positive("predict_size", predict_size, 0)
         if limit is not None and limit_per_class is not None:
             raise ZooError("pass limit_per_class or limit, not both: limit_per_class keeps classes balanced")
         self.save_hyperparameters()
@@ -109,6 +115,7 @@ class ZooDataModule(L.LightningDataModule):
         self.seed = seed
         self.image_size = image_size
         self.hflip = hflip
+        self.predict_size = predict_size
         self.train_set: Optional[InMemoryDataset] = None
         self.val_set: Optional[InMemoryDataset] = None
         self.test_set: Optional[InMemoryDataset] = None
@@ -186,6 +193,12 @@ class ZooDataModule(L.LightningDataModule):
             self.setup("test")
         assert self.test_set is not None
         return self._loader(self.test_set, self.batch_size)
+
+    def predict_dataloader(self) -> DataLoader:
+        """Batches of sample indices ``0 .. predict_size - 1`` (int64) for ``zoo predict``."""
+        if self.predict_size < 1:
+            raise ZooError("zoo predict needs the number of samples to generate; pass --data.predict_size N")
+        return DataLoader(SampleIndices(self.predict_size), batch_size=self.batch_size, collate_fn=passthrough)
 
     # ----- shared machinery -----------------------------------------------------------------
 

@@ -52,6 +52,22 @@ class InMemoryDataset(Dataset):
         return InMemoryDataset(self.x, self.y, with_labels=False)
 
 
+class SampleIndices(Dataset):
+    """The indices ``0 .. size - 1`` of samples to generate, served as int64 batches."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, index: int) -> Tensor:
+        return torch.tensor(index, dtype=torch.long)
+
+    def __getitems__(self, indices: list[int]) -> Tensor:
+        return torch.as_tensor(indices, dtype=torch.long)
+
+
 def passthrough(batch: Any) -> Any:
     """Collate function for :class:`InMemoryDataset`: the batch is already built."""
     return batch

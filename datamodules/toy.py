@@ -22,7 +22,7 @@ class ToyDataModule(ZooDataModule):
         num_samples: Size of the training split.
         num_test_samples: Size of the test split (drawn from a separate stream of ``seed``).
         batch_size, num_workers, val_size, num_labels, labeled_batch_size, limit_per_class,
-        limit, seed: As in :class:`ZooDataModule`; ``seed`` also generates the points.
+        limit, seed, predict_size: As in :class:`ZooDataModule`; ``seed`` also generates the points.
 
     Batches are float (B, 2) points with int64 mode labels (-1 for the Swiss roll).
     """
@@ -40,6 +40,7 @@ class ToyDataModule(ZooDataModule):
         limit_per_class: Optional[int] = None,
         limit: Optional[int] = None,
         seed: int = 0,
+        predict_size: int = 0,
     ) -> None:
         if name not in TOYS:
             raise ZooError(f"unknown toy data set {name!r}; use one of {', '.join(TOYS)}")
@@ -54,6 +55,7 @@ class ToyDataModule(ZooDataModule):
             limit_per_class=limit_per_class,
             limit=limit,
             seed=seed,
+            predict_size=predict_size,
         )
         self.name = name
         self.display_name = f"toy {name!r}"

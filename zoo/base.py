@@ -86,6 +86,8 @@ def as_gan_batch(batch: Any) -> GANBatch:
 class GANModule(L.LightningModule):
     """Base LightningModule of all zoo GANs (manual optimisation).
 
+    Class attribute ``conditional``: ``True`` for models whose generator takes class labels.
+
     Args:
         img_shape: shape of one example, ``(C, H, W)`` or ``(D,)``; linked from the datamodule by the CLI.
         num_classes: number of classes in the data (0 when unlabelled); linked from the datamodule.
@@ -108,6 +110,8 @@ class GANModule(L.LightningModule):
         num_sample_images: size of the fixed sample noise used for sample grids.
         sample_seed: seed of the fixed sample noise.
     """
+
+    conditional: bool = False
 
     def __init__(
         self,
@@ -336,16 +340,47 @@ class GANModule(L.LightningModule):
     @torch.no_grad()
     def sample_from_noise(self, noise: Tensor, labels: Optional[Tensor] = None, use_ema: bool = True) -> Tensor:
         """Generate from raw prior noise (see :class:`zoo.latent.LatentPrior`) in eval mode."""
+        return self.sample_from_latent(self.latent(noise.to(self.device)), labels=labels, use_ema=use_ema)
+
+    @torch.no_grad()
+    def sample_from_latent(self, z: Tensor, labels: Optional[Tensor] = None, use_ema: bool = True) -> Tensor:
+        """Generate from latents ``z`` in eval mode (the EMA generator when present and ``use_ema``)."""
         network = self.generator_ema.module if (use_ema and self.generator_ema is not None) else self.generator
         was_training = network.training
         network.eval()
         try:
-            z = self.latent(noise.to(self.device))
             if labels is not None:
                 labels = labels.to(self.device)
-            return self.generate(z, labels, network=network)
+            return self.generate(z.to(self.device), labels, network=network)
         finally:
             network.train(was_training)
+
+    def noise_for_indices(self, indices: Tensor) -> Tensor:
+        """Raw prior noise for sample indices: index ``i`` always gets the same noise, seeded by
+        ``(sample_seed, i)`` and drawn on the CPU, whatever the batch, device or number of ranks."""
+        seed = int(self.hparams.sample_seed)
+        rows = [self.latent.noise(1, generator=torch.Generator().manual_seed(sample_index_seed(seed, i))) for i in indices.tolist()]
+        return torch.cat(rows).to(self.device)
+
+    def labels_for_indices(self, indices: Tensor) -> Optional[Tensor]:
+        """Class labels of indexed samples for conditional models (``None`` for unconditional ones)."""
+        return None
+
+    def realness(self, x: Tensor, labels: Optional[Tensor] = None) -> Tensor:
+        """The discriminator's logit ``d(x)``, an estimate of ``log p_data(x) / p_G(x)``, shape ``(N,)``.
+
+        DGflow and the other post-hoc samplers climb it. Methods whose discriminator output is not
+        a single logit (K+1 classifiers, pair critics, conditional D) override this.
+        """
+        return self.discriminator(x).reshape(x.shape[0], -1)[:, 0]
+
+    def predict_step(self, batch: Tensor, batch_idx: int) -> Dict[str, Any]:
+        """Generate the samples whose indices ``batch`` holds (see :meth:`noise_for_indices`)."""
+        indices = batch.reshape(-1).long()
+        noise = self.noise_for_indices(indices)
+        labels = self.labels_for_indices(indices)
+        images = self.sample_from_noise(noise, labels=labels)
+        return {"index": indices.cpu(), "noise": noise, "labels": labels, "images": images}
 
     def fixed_labels(self) -> Optional[Tensor]:
         """Labels that go with :attr:`fixed_noise` (conditional models); ``None`` otherwise."""
@@ -402,6 +437,11 @@ class GANModule(L.LightningModule):
         """Give every DDP rank its own latent stream (seed_everything seeds all ranks alike)."""
         if self._trainer is not None and self.trainer.world_size > 1 and self.global_rank > 0:
             torch.manual_seed((torch.initial_seed() + 1_000_003 * self.global_rank + self.d_step_count) % 2**63)
+
+
+def sample_index_seed(seed: int, index: int) -> int:
+    """A 63-bit seed for sample ``index`` of a run seeded by ``seed`` (a fixed, documented mix)."""
+    return (seed * 6_364_136_223_846_793_005 + index * 1_442_695_040_888_963_407 + 1) % (2**63)
 
 
 def _rng_state() -> Dict[str, Any]:

@@ -178,7 +178,7 @@ def model_from_checkpoint(argv: List[str]) -> List[str]:
     its hyper-parameters are then read from the checkpoint by :meth:`ZooCLI._parse_ckpt_path`.
     """
     ckpt_path = _option_value(argv, "--ckpt_path")
-    if not argv or ckpt_path is None or _option_value(argv, "--model") or _option_value(argv, "--config"):
+    if not argv or ckpt_path is None or _option_value(argv, "--model"):
         return argv
     class_path = read_checkpoint(ckpt_path).get(CHECKPOINT_KEY, {}).get("class_path")
     if not class_path:

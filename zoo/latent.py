@@ -74,6 +74,10 @@ class LatentPrior(nn.Module):
         """A loss term for the generator, or ``None`` when the prior has nothing to regularise."""
         return None
 
+    def log_prob(self, z: Tensor) -> Tensor:
+        """Log density of latents ``z`` up to a constant, shape ``(N,)`` (used by DDLS)."""
+        raise NotImplementedError(f"{type(self).__name__} has no log density")
+
 
 def _draw_device(device: Optional[torch.device], generator: Optional[torch.Generator]) -> Optional[torch.device]:
     return generator.device if generator is not None else device
@@ -85,6 +89,9 @@ class NormalLatent(LatentPrior):
 
     def noise(self, n: int, *, device=None, generator=None) -> Tensor:
         return torch.randn(n, self.dim, device=_draw_device(device, generator), generator=generator)
+
+    def log_prob(self, z: Tensor) -> Tensor:
+        return -0.5 * z.pow(2).sum(dim=1)
 
 
 @register_latent("uniform")
@@ -100,6 +107,10 @@ class UniformLatent(LatentPrior):
     def noise(self, n: int, *, device=None, generator=None) -> Tensor:
         u = torch.rand(n, self.dim, device=_draw_device(device, generator), generator=generator)
         return u * (self.high - self.low) + self.low
+
+    def log_prob(self, z: Tensor) -> Tensor:
+        inside = ((z >= self.low) & (z <= self.high)).all(dim=1)
+        return torch.where(inside, torch.zeros_like(z[:, 0]), torch.full_like(z[:, 0], -float("inf")))
 
 
 def build_latent(spec: LatentSpec, dim: int) -> LatentPrior:
