@@ -1,0 +1,54 @@
+"""Shared helpers for the benchmark scripts: timing medians, machine facts, JSON results."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List
+
+import torch
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def median_time(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1) -> Dict[str, float]:
+    """Run ``fn`` ``warmup + repeats`` times; return the median, min and max wall time in seconds."""
+    for _ in range(warmup):
+        fn()
+    times: List[float] = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "repeats": repeats}
+
+
+def matmul_rate(size: int = 1024, repeats: int = 20) -> float:
+    """Measured dense float32 matmul rate of this machine in GFLOP/s (median of ``repeats``)."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    stats = median_time(lambda: torch.mm(a, b), repeats=repeats, warmup=3)
+    return 2 * size**3 / stats["median_s"] / 1e9
+
+
+def machine() -> Dict[str, Any]:
+    """Facts that a reader needs to compare numbers across machines."""
+    return {
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "processor": platform.processor() or platform.machine(),
+    }
+
+
+def save(name: str, payload: Dict[str, Any]) -> Path:
+    """Write ``benchmarks/results/<name>.json`` with the machine facts and a timestamp."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    payload = {"benchmark": name, "date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(), **payload}
+    path.write_text(json.dumps(payload, indent=2))
+    return path
