@@ -1,0 +1,69 @@
+"""Evaluation metrics: IS, FID, KID (torchmetrics) and DeLiGAN's m-IS, on a chosen feature network.
+
+Layers, each usable alone:
+
+* :mod:`zoo.metrics.scores`: pure functions of features / class probabilities;
+* :mod:`zoo.metrics.networks`: feature networks (InceptionV3 from a local file, a zoo classifier);
+* :mod:`zoo.metrics.evaluate`: extraction and named results (``fid(classifier:embedded_mnist)``);
+* :mod:`zoo.metrics.cache`: real-data features cached on disk by (data set, split, network).
+
+    from zoo.metrics import ClassifierNetwork, extract_features, compute_metrics
+    network = ClassifierNetwork.from_checkpoint("classifier.ckpt", num_classes=10)
+    fake = extract_features(network, model.sample(1000, seed=0).split(250))
+    compute_metrics(["is", "mis"], network.name, fake)
+{'is(classifier:embedded_mnist)': ..., 'is_std(...)': ..., 'mis(classifier:embedded_mnist)': ...}
+"""
+
+from zoo.metrics.cache import RealFeatureCache, RealKey, default_cache_dir
+from zoo.metrics.evaluate import (
+    LOWER_IS_BETTER,
+    METRICS,
+    FeatureSet,
+    MetricSettings,
+    compute_metrics,
+    extract_features,
+    metric_key,
+    parse_metric_key,
+)
+from zoo.metrics.networks import (
+    ClassifierNetwork,
+    FeatureNetwork,
+    InceptionNetwork,
+    check_image_range,
+    default_inception_path,
+    load_feature_network,
+)
+from zoo.metrics.scores import (
+    frechet_distance,
+    inception_score,
+    kernel_inception_distance,
+    modified_inception_score,
+    modified_inception_score_all_pairs,
+    modified_inception_scores_per_class,
+)
+
+__all__ = [
+    "LOWER_IS_BETTER",
+    "METRICS",
+    "ClassifierNetwork",
+    "FeatureNetwork",
+    "FeatureSet",
+    "InceptionNetwork",
+    "MetricSettings",
+    "RealFeatureCache",
+    "RealKey",
+    "check_image_range",
+    "compute_metrics",
+    "default_cache_dir",
+    "default_inception_path",
+    "extract_features",
+    "frechet_distance",
+    "inception_score",
+    "kernel_inception_distance",
+    "load_feature_network",
+    "metric_key",
+    "modified_inception_score",
+    "modified_inception_score_all_pairs",
+    "modified_inception_scores_per_class",
+    "parse_metric_key",
+]
