@@ -6,6 +6,7 @@
 """
 
 from zoo.base import GANBatch, GANModule
+from zoo.classifier import Classifier
 from zoo.errors import ZooError
 from zoo.gan import GAN
 from zoo.hub import Pretrained, list_pretrained, load, register_pretrained
@@ -14,6 +15,7 @@ from zoo.latent import LatentPrior, NormalLatent, UniformLatent, build_latent, r
 __version__ = "0.1.0"
 
 __all__ = [
+    "Classifier",
     "GAN",
     "GANBatch",
     "GANModule",
