@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Tuple
 
 import lightning as L
 import torch
@@ -43,25 +43,45 @@ class SampleGrid(L.Callback):
     Files: ``<dirpath>/epoch=NNN.png`` and ``<dirpath>/last.png``; ``dirpath`` defaults to
     ``<log_dir>/samples``. Works with any module that has ``sample_fixed()``.
 
+    Conditional models (``fixed_labels()`` is not None) get one row per class: column ``j`` uses
+    fixed noise ``j`` in every row, so a row shows what the class changes and a column what the
+    noise changes.
+
     Args:
         every_n_epochs: how often to write a grid.
-        nrow: images per row (default: square grid).
+        nrow: images per row (default: square grid; ignored for class-per-row grids).
         dirpath: where to write the PNG files.
+        per_class: images per class row for conditional models (at most the fixed noise's size).
     """
 
-    def __init__(self, every_n_epochs: int = 1, nrow: Optional[int] = None, dirpath: Optional[str] = None) -> None:
+    def __init__(self, every_n_epochs: int = 1, nrow: Optional[int] = None, dirpath: Optional[str] = None, per_class: int = 10) -> None:
         super().__init__()
         if every_n_epochs < 1:
             raise ValueError(f"every_n_epochs must be >= 1, got {every_n_epochs}")
+        if per_class < 1:
+            raise ValueError(f"per_class must be >= 1, got {per_class}")
         self.every_n_epochs = every_n_epochs
         self.nrow = nrow
         self.dirpath = dirpath
+        self.per_class = per_class
         self.last_path: Optional[Path] = None
         self._directory: Optional[Path] = None
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         # trainer.log_dir is a collective under DDP: resolve it on every rank, once.
         self._directory = self.resolve_dir(trainer)
+
+    def grid_samples(self, pl_module: L.LightningModule) -> Tuple[Tensor, Optional[int]]:
+        """The samples of the grid and its row length: the fixed samples, or one row per class."""
+        fixed_labels = pl_module.fixed_labels() if hasattr(pl_module, "fixed_labels") else None
+        if fixed_labels is None or not hasattr(pl_module, "sample_from_noise"):
+            return pl_module.sample_fixed(), self.nrow
+        num_classes = int(pl_module.hparams.get("num_classes") or int(fixed_labels.max()) + 1)
+        noise = pl_module.fixed_noise[: self.per_class]
+        columns = len(noise)
+        noise = noise.repeat(num_classes, *([1] * (noise.dim() - 1)))
+        labels = torch.arange(num_classes, device=noise.device).repeat_interleave(columns)
+        return pl_module.sample_from_noise(noise, labels=labels), columns
 
     def resolve_dir(self, trainer: L.Trainer) -> Path:
         """The directory the grids go to."""
@@ -72,7 +92,8 @@ class SampleGrid(L.Callback):
 
     def write(self, trainer: L.Trainer, pl_module: L.LightningModule) -> Path:
         """Draw the fixed-noise samples, save ``epoch=NNN.png`` and ``last.png``, and log the grid."""
-        grid = samples_to_grid(pl_module.sample_fixed(), self.nrow)
+        samples, nrow = self.grid_samples(pl_module)
+        grid = samples_to_grid(samples, nrow)
         directory = self._directory or self.resolve_dir(trainer)
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"epoch={trainer.current_epoch:03d}.png"

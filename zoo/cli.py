@@ -10,6 +10,7 @@ Bad input ends with one line on stderr naming the problem and the fix, and exit 
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
@@ -32,6 +33,7 @@ import datamodules  # noqa: F401  (makes the datamodules resolvable by class nam
 import zoo  # noqa: F401  (makes the modules resolvable by class name)
 from zoo.checkpoint import CHECKPOINT_KEY, read_checkpoint
 from zoo.errors import ZooError
+from zoo.metrics.evaluate import parse_metric_key
 
 console = Console(stderr=False)
 error_console = Console(stderr=True)
@@ -133,7 +135,39 @@ class ZooCLI(LightningCLI):
         self._summary("validate")
 
     def after_test(self) -> None:
-        self._summary("test")
+        self._test_summary()
+
+    def _test_summary(self) -> None:
+        """One table of the test metrics with the network behind each, and a JSON file next to the checkpoint.
+
+        Keys of the form ``test/<metric>(<network>)`` (see :mod:`zoo.metrics`) fill the network
+        column; callbacks with a ``reports`` dict (``callbacks.Evaluation``) add how their numbers
+        were made (network hash, sample count, protocol) to the JSON file.
+        """
+        trainer, model = self.trainer, self.model
+        if not trainer.is_global_zero:
+            return
+        metrics = {name: value.item() for name, value in sorted(trainer.callback_metrics.items()) if isinstance(value, torch.Tensor) and value.numel() == 1}
+        table = Table(title=f"zoo test: {type(model).__name__} on {type(self.datamodule).__name__}")
+        for column in ("metric", "network", "value"):
+            table.add_column(column, overflow="fold", style="bold" if column == "metric" else None)
+        table.add_row("wall time", "", f"{time.perf_counter() - self._t0:.1f} s")
+        for name, value in metrics.items():
+            metric, network = parse_metric_key(name) or (name, "-")
+            table.add_row(metric, network, f"{value:.4f}")
+        ckpt_path = self.config["test"].get("ckpt_path")
+        if ckpt_path:
+            path = Path(ckpt_path).with_name(Path(ckpt_path).stem + ".test.json")
+            details = {type(cb).__name__: cb.reports["test"] for cb in trainer.callbacks if "test" in (getattr(cb, "reports", None) or {})}
+            record = {"checkpoint": str(ckpt_path), "model": type(model).__name__, "data": type(self.datamodule).__name__, "metrics": metrics, "details": details}
+            try:
+                path.write_text(json.dumps(record, indent=2) + "\n")
+                table.caption = f"written to {path}"
+            except OSError as err:
+                table.caption = f"could not write {path}: {err.strerror}"
+        else:
+            table.caption = "no --ckpt_path: metrics JSON not written"
+        console.print(table)
 
     def _summary(self, subcommand: str) -> None:
         trainer, model = self.trainer, self.model
