@@ -16,7 +16,6 @@ Layers, each usable alone:
 
 from zoo.metrics.cache import RealFeatureCache, RealKey, default_cache_dir
 from zoo.metrics.evaluate import (
-    LOWER_IS_BETTER,
     METRICS,
     FeatureSet,
     MetricSettings,
@@ -43,7 +42,6 @@ from zoo.metrics.scores import (
 )
 
 __all__ = [
-    "LOWER_IS_BETTER",
     "METRICS",
     "ClassifierNetwork",
     "FeatureNetwork",

@@ -28,8 +28,6 @@ from zoo.metrics.scores import (
 METRICS = ("is", "fid", "kid", "mis", "mis_all_pairs")
 #: Metrics that compare with real data (and so need real features).
 NEEDS_REAL = ("fid", "kid")
-#: Whether a lower value is better (for tables and for monitoring).
-LOWER_IS_BETTER = {"is": False, "is_std": False, "fid": True, "kid": True, "kid_std": True, "mis": False, "mis_all_pairs": False}
 
 _KEY = re.compile(r"^(?P<metric>[^()]+)\((?P<network>[^()]+)\)$")
 
