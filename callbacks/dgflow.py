@@ -7,7 +7,9 @@ from typing import Any, Dict, List, Optional
 import lightning as L
 import torch
 
+from callbacks.evaluation import Evaluation
 from zoo.base import sample_index_seed
+from zoo.errors import ZooError
 from zoo.refine import check_options, refine
 
 
@@ -18,8 +20,11 @@ class DGflow(L.Callback):
       ``z`` (refined latents) and ``refined`` (refined samples), which :class:`callbacks.SampleWriter`
       saves next to the unrefined ones. Sample ``i``'s Langevin noise is seeded by
       ``(noise_seed, i)``, so refined sample ``i`` is the same on one device or several.
-    * ``zoo test``: refines ``num_test_samples`` samples and logs the mean discriminator logit at
-      each snapshot step (``test/refine/realness@<step>``) on the same starting latents.
+    * ``zoo test``: refines ``num_test_samples`` samples and, at each snapshot step on the same
+      starting latents, logs the mean discriminator logit (``test/refine@<step>/realness``) and,
+      when the trainer also has a :class:`callbacks.Evaluation` callback, that callback's metrics
+      of the refined samples on its network (``test/refine@<step>/fid(<network>)``; step 0 is the
+      unrefined start). The same numbers go to the ``reports`` entry of ``zoo test``'s JSON file.
 
     Args:
         method: ``dgflow``, ``ddls`` or ``dot``.
@@ -55,6 +60,22 @@ class DGflow(L.Callback):
         self.num_test_samples = num_test_samples
         self.batch_size = batch_size
         self.use_ema = use_ema
+        #: per stage, the metrics at each snapshot step (``{"test": {"steps": {0: {...}, 25: {...}}}}``).
+        self.reports: Dict[str, Dict[str, Any]] = {}
+
+    def setup(self, trainer: L.Trainer, pl_module, stage: str) -> None:
+        evaluation = self._evaluation(trainer)
+        if stage == "test" and evaluation is not None and "kid" in evaluation.metrics:
+            size = evaluation.settings.kid_subset_size
+            if self.num_test_samples < size:
+                raise ZooError(
+                    f"DGflow refines num_test_samples={self.num_test_samples} samples, fewer than the Evaluation callback's "
+                    f"kid_subset_size={size}; raise num_test_samples or lower kid_subset_size"
+                )
+
+    @staticmethod
+    def _evaluation(trainer: L.Trainer) -> Optional[Evaluation]:
+        return next((cb for cb in trainer.callbacks if isinstance(cb, Evaluation)), None)
 
     def refine_indices(self, pl_module, noise: torch.Tensor, indices: torch.Tensor, labels: Optional[torch.Tensor]):
         """Refine the samples with these indices, starting from their prior noise."""
@@ -72,7 +93,25 @@ class DGflow(L.Callback):
         indices = torch.arange(self.num_test_samples)
         labels = pl_module.labels_for_indices(indices)
         result = self.refine_indices(pl_module, pl_module.noise_for_indices(indices), indices, labels)
-        with torch.no_grad():
-            for step, z in sorted(result.snapshots.items()):
-                realness = pl_module.realness(pl_module.sample_from_latent(z, labels, use_ema=self.use_ema), labels).mean()
-                pl_module.log(f"test/refine/realness@{step}", realness, sync_dist=True)
+        evaluation = self._evaluation(trainer)
+        steps: Dict[int, Dict[str, float]] = {}
+        for step, z in sorted(result.snapshots.items()):
+            with torch.no_grad():
+                images = [pl_module.sample_from_latent(part, None if labels is None else labels[index], use_ema=self.use_ema) for part, index in _chunks(z, self.batch_size)]
+                realness = torch.cat([pl_module.realness(x, None if labels is None else labels[index]) for x, (_, index) in zip(images, _chunks(z, self.batch_size))])
+            numbers = {"realness": float(realness.mean())}
+            if evaluation is not None:
+                numbers.update(evaluation.evaluate_images(trainer, pl_module, images))
+            steps[step] = numbers
+            for key, value in numbers.items():
+                # Every rank refines the same indices, so the mean across ranks changes nothing.
+                pl_module.log(f"test/refine@{step}/{key}", value, sync_dist=True)
+        self.reports["test"] = {"num_samples": self.num_test_samples, "noise_seed": self.noise_seed, **self.options, "steps": steps}
+        if evaluation is not None:
+            self.reports["test"]["network"] = evaluation.network.name
+
+
+def _chunks(z: torch.Tensor, size: int):
+    """``(rows, index)`` pairs of consecutive chunks of ``z``."""
+    for index in torch.arange(len(z)).split(size):
+        yield z[index], index

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Dict, List, Literal, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Literal, Optional, Sequence
 
 import lightning as L
 import torch
@@ -37,6 +37,7 @@ from zoo.metrics import (
     RealFeatureCache,
     RealKey,
     compute_metrics,
+    extract_features,
     load_feature_network,
 )
 from zoo.metrics.evaluate import NEEDS_REAL, check_metric_names
@@ -178,6 +179,20 @@ class Evaluation(L.Callback):
         }
         rank_zero_info(f"Evaluation ({stage}, {num_samples} samples, {network.name}) in {time.perf_counter() - start:.1f} s: " + json.dumps(results))
         return results
+
+    @torch.no_grad()
+    def evaluate_images(self, trainer: L.Trainer, pl_module: L.LightningModule, images: Iterable[Tensor]) -> Dict[str, float]:
+        """The chosen metrics of given sample batches (e.g. refined samples), keyed ``metric(network)``.
+
+        Every rank passes the same images and gets the same numbers (no gathering), so callers
+        that produce identical samples on each rank, such as :class:`callbacks.DGflow`, stay in step.
+        """
+        if self.network is None:
+            self.setup(trainer, pl_module, "test")
+        network = self.network.to(pl_module.device)
+        real = self.real_features(trainer, pl_module) if any(m in NEEDS_REAL for m in self.metrics) else None
+        fake = extract_features(network, images, device=pl_module.device)
+        return compute_metrics(self.metrics, network.name, fake, real, self.settings)
 
     def fake_features(self, trainer: L.Trainer, pl_module: L.LightningModule, num_samples: int) -> FeatureSet:
         """Features of generated samples ``0 .. num_samples-1``, this rank's share generated here, gathered in order."""
