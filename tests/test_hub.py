@@ -1,5 +1,7 @@
 """zoo.load and the pretrained registry: class picked from the checkpoint, verified cache, offline use."""
 
+import json
+
 import pytest
 import torch
 
@@ -81,3 +83,29 @@ def test_class_from_checkpoint_must_be_a_zoo_or_imported_module():
     with pytest.raises(ZooError, match="not a LightningModule"):
         hub.module_class("zoo.losses.minimax_loss_d")
     assert hub.module_class("zoo.GAN") is zoo.GAN
+
+
+def test_a_json_table_registers_its_records_and_a_malformed_one_is_one_line(trained, cache, tmp_path):
+    model, path = trained
+    slim = tmp_path / "slim.ckpt"
+    record = dict(name="test-table", url=slim.as_uri(), sha256=hub.export(path, slim, half=True), module="zoo.GAN", dataset="random", metrics={"fid": 1.5})
+    table = tmp_path / "pretrained.json"
+    table.write_text(json.dumps([record]))
+    assert hub.register_packaged(table) == ["test-table"]
+    assert hub.pretrained_info("test-table").metrics == {"fid": 1.5}
+    assert torch.allclose(zoo.load("test-table").sample(2, seed=0), model.sample(2, seed=0), atol=1e-2)  # float16 weights
+    table.write_text('[{"name": "test-broken"}]')
+    with pytest.raises(ZooError, match="malformed"):
+        hub.register_packaged(table)
+
+
+@pytest.mark.parametrize("name", hub.list_pretrained())
+def test_every_shipped_checkpoint_verifies_loads_and_samples(name):
+    record = hub.pretrained_info(name)
+    model = zoo.load(name)
+    assert f"{type(model).__module__.split('.')[0]}.{type(model).__name__}" == record.module
+    if hasattr(model, "sample"):
+        labels = torch.arange(4) % 10 if getattr(model, "conditional", False) else None
+        images = model.sample(4, seed=0, labels=labels)
+        assert images.shape[0] == 4 and torch.isfinite(images).all()
+    assert record.metrics and record.protocol

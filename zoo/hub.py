@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import json
 import os
 import shutil
 import sys
@@ -34,6 +35,8 @@ from zoo.checkpoint import CHECKPOINT_KEY, read_checkpoint
 from zoo.errors import ZooError
 
 PACKAGE_WEIGHTS = Path(__file__).resolve().parent / "weights"
+#: The table of checkpoints shipped in the package, written by ``benchmarks/pretrained_embedded_mnist.py``.
+PACKAGE_TABLE = PACKAGE_WEIGHTS / "pretrained.json"
 
 
 @dataclass(frozen=True)
@@ -211,3 +214,22 @@ def export(checkpoint_path: Union[str, Path], output_path: Union[str, Path], hal
     Path(output_path).parent.mkdir(parents=True, exist_ok=True)
     torch.save(slim, output_path)
     return sha256_of(output_path)
+
+
+def register_packaged(table: Union[str, Path] = PACKAGE_TABLE) -> List[str]:
+    """Register the records of a JSON table (a list of :class:`Pretrained` fields); return their names.
+
+    The package's own table lists the small checkpoints that the zoo's benchmarks trained on the
+    embedded digits (``package:`` URLs), with the metrics measured for them.
+    """
+    path = Path(table)
+    if not path.is_file():
+        return []
+    try:
+        records = json.loads(path.read_text())
+        return [register_pretrained(Pretrained(**{**entry, "metrics": dict(entry.get("metrics", {}))}), overwrite=True).name for entry in records]
+    except (ValueError, TypeError) as err:
+        raise ZooError(f"pretrained table {path} is malformed ({err}); regenerate it with benchmarks/pretrained_embedded_mnist.py") from None
+
+
+register_packaged()
