@@ -22,6 +22,10 @@ FAMILIES = {
     "wgan_gp": lambda: zoo.WGAN(
         img_shape=(1, 28, 28), latent_dim=8, g_width=8, d_width=8, num_sample_images=4, penalty="gp", n_critic=2,
     ),
+    "tgan_pairs": lambda: zoo.TGAN(
+        img_shape=(1, 28, 28), latent_dim=8, g_width=8, d_width=8, num_sample_images=4, embed_dim=8, critic_hidden=16,
+        pair_permutations=1,
+    ),
 }
 
 

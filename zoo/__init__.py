@@ -12,6 +12,7 @@ from zoo.gan import GAN
 from zoo.hub import Pretrained, list_pretrained, load, register_pretrained
 from zoo.latent import LatentPrior, NormalLatent, UniformLatent, build_latent, register_latent
 from zoo.wgan import WGAN
+from zoo.tgan import TGAN
 
 __version__ = "0.1.0"
 
@@ -31,4 +32,5 @@ __all__ = [
     "register_pretrained",
     "register_latent",
     "WGAN",
+    "TGAN",
 ]
