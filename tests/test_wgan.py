@@ -1,5 +1,7 @@
 """WGAN (weight clipping) and WGAN-GP: losses, the penalty, clipping, the warm-up schedule, checkpoints."""
 
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
@@ -8,6 +10,7 @@ import zoo
 from datamodules import ToyDataModule
 from zoo import losses, penalties
 from zoo.errors import ZooError
+from zoo.cli import main
 from zoo.nets import MLPGenerator
 
 from conftest import quiet_trainer, tiny_loader
@@ -155,3 +158,36 @@ def test_checkpoint_reloads_to_identical_samples(kwargs, tmp_path):
     loaded = zoo.WGAN.load_from_checkpoint(tmp_path / "m.ckpt")
     assert (loaded.penalty, loaded.clip_value, loaded.hparams.optimizer) == (model.penalty, model.clip_value, model.hparams.optimizer)
     assert torch.equal(loaded.sample(8, seed=0), model.sample(8, seed=0))
+
+
+# ---------------------------------------------------------------------------------- configs and CLI
+CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs" / "wgan").glob("*.yaml"))
+
+
+def test_every_paper_experiment_has_a_config():
+    names = {path.stem for path in CONFIGS}
+    assert names >= {"mnist", "cifar10", "mnist_gp", "cifar10_gp", "embedded_mnist", "embedded_mnist_gp", "toy_25gaussians_gp"}
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=[path.stem for path in CONFIGS])
+def test_config_parses(config, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["fit", "--config", str(config), "--print_config"])
+    assert info.value.code == 0
+    printed = capsys.readouterr().out
+    assert "zoo.WGAN" in printed and ("penalty: gp" in printed) == config.stem.endswith("_gp")
+
+
+@pytest.mark.parametrize("config", ["embedded_mnist", "embedded_mnist_gp"])
+def test_short_cli_fit(config, tmp_path):
+    path = Path(__file__).resolve().parents[1] / "configs" / "wgan" / f"{config}.yaml"
+    tiny = ["--model.init_args.g_width", "8", "--model.init_args.d_width", "8", "--model.init_args.latent_dim", "8"]
+    code = main([
+        "fit", "--config", str(path), "--trainer.max_epochs", "1", "--trainer.default_root_dir", str(tmp_path),
+        "--trainer.logger", "false", "--data.init_args.limit_per_class", "8", "--data.init_args.batch_size", "16", *tiny,
+    ])
+    assert code == 0
+    checkpoint = torch.load(next(tmp_path.rglob("last.ckpt")), weights_only=True)
+    assert checkpoint["zoo"]["class_path"] == "zoo.WGAN"
+    assert (checkpoint["zoo"]["d_step_count"], checkpoint["zoo"]["g_step_count"]) == (5, 1)  # 80 digits / 16, n_critic 5
+    assert checkpoint["hyper_parameters"]["penalty"] == ("gp" if config.endswith("_gp") else None)
