@@ -11,6 +11,7 @@ from .mnist import MNISTDataModule
 from .sketches import SketchesDataModule
 from .stl10 import STL10DataModule
 from .toy import ToyDataModule
+from .image_folder import ImageFolderDataModule
 
 __all__ = [
     "ZooDataModule",
@@ -20,4 +21,5 @@ __all__ = [
     "SketchesDataModule",
     "EmbeddedMNISTDataModule",
     "ToyDataModule",
+    "ImageFolderDataModule",
 ]

@@ -15,6 +15,17 @@ FAMILIES = {
         img_shape=(1, 28, 28), latent_dim=8, g_width=8, d_width=8, num_sample_images=4,
         ema_decay=0.9, lr_schedule="linear_decay", lr_decay_start=0.3, n_critic=2,
     ),
+    "wgan_clip_warmup": lambda: zoo.WGAN(
+        img_shape=(1, 28, 28), latent_dim=8, g_width=8, d_width=8, num_sample_images=4,
+        critic_warmup=True, warmup_critic_steps=2, warmup_g_iterations=2, warmup_every=3, n_critic=1,
+    ),
+    "wgan_gp": lambda: zoo.WGAN(
+        img_shape=(1, 28, 28), latent_dim=8, g_width=8, d_width=8, num_sample_images=4, penalty="gp", n_critic=2,
+    ),
+    "tgan_pairs": lambda: zoo.TGAN(
+        img_shape=(1, 28, 28), latent_dim=8, g_width=8, d_width=8, num_sample_images=4, embed_dim=8, critic_hidden=16,
+        pair_permutations=1,
+    ),
 }
 
 

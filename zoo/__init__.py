@@ -11,6 +11,8 @@ from zoo.errors import ZooError
 from zoo.gan import GAN
 from zoo.hub import Pretrained, list_pretrained, load, register_pretrained
 from zoo.latent import LatentPrior, NormalLatent, UniformLatent, build_latent, register_latent
+from zoo.wgan import WGAN
+from zoo.tgan import TGAN
 
 __version__ = "0.1.0"
 
@@ -29,4 +31,6 @@ __all__ = [
     "load",
     "register_pretrained",
     "register_latent",
+    "WGAN",
+    "TGAN",
 ]

@@ -63,3 +63,50 @@ def hinge_loss_d(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
 def hinge_loss_g(fake_scores: Tensor) -> Tensor:
     """Hinge generator loss ``-E[f(G(z))]``."""
     return -fake_scores.mean()
+
+
+# ---------------------------------------------------------------------------------- pair critics
+# T-GAN (Su 2018, "Training Generative Adversarial Networks via Turing Test"): the critic sees a
+# pair, T(x_r, x_f) = D(E(x_r) - E(x_f)). The functions take the logits of both orderings,
+# ``rf = T(x_r, x_f)`` and ``fr = T(x_f, x_r)``, for the i-th real paired with the i-th fake.
+
+
+def tsgan_loss_d(real_fake_logits: Tensor, fake_real_logits: Tensor) -> Tensor:
+    """T-SGAN discriminator loss ``L_D = -E[log T(x_r, x_f)] - E[log(1 - T(x_f, x_r))]`` with ``T = sigmoid(l)``.
+
+    In logit form ``E[softplus(-l_rf)] + E[softplus(l_fr)]``. With a scalar encoder ``E = C`` and
+    ``D`` the identity, ``l_fr = -l_rf = C(x_f) - C(x_r)`` and this is twice the RSGAN loss
+    (:func:`rsgan_loss_d`).
+    """
+    return F.softplus(-real_fake_logits).mean() + F.softplus(fake_real_logits).mean()
+
+
+def tsgan_loss_g(real_fake_logits: Tensor, fake_real_logits: Tensor) -> Tensor:
+    """T-SGAN generator loss ``L_G = -E[log(1 - T(x_r, x_f))] - E[log T(x_f, x_r)]`` = ``E[softplus(l_rf)] + E[softplus(-l_fr)]``.
+
+    Both terms depend on G (through ``E(x_f)``), so G learns from the real-first pairing as well.
+    """
+    return F.softplus(real_fake_logits).mean() + F.softplus(-fake_real_logits).mean()
+
+
+def twgan_loss_d(real_fake_scores: Tensor, fake_real_scores: Tensor) -> Tensor:
+    """T-WGAN discriminator loss ``L_D = -(E[T(x_r, x_f)] - E[T(x_f, x_r)])`` with a linear ``T``."""
+    return fake_real_scores.mean() - real_fake_scores.mean()
+
+
+def twgan_loss_g(real_fake_scores: Tensor, fake_real_scores: Tensor) -> Tensor:
+    """T-WGAN generator loss ``L_G = -(E[T(x_f, x_r)] - E[T(x_r, x_f)])``."""
+    return real_fake_scores.mean() - fake_real_scores.mean()
+
+
+def rsgan_loss_d(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+    """Relativistic standard GAN discriminator loss ``-E[log sigmoid(C(x_r) - C(x_f))]`` (Jolicoeur-Martineau 2018, RSGAN)."""
+    return F.softplus(fake_scores - real_scores).mean()
+
+
+def rsgan_loss_g(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+    """Relativistic standard GAN generator loss ``-E[log sigmoid(C(x_f) - C(x_r))]`` (Jolicoeur-Martineau 2018, RSGAN)."""
+    return F.softplus(real_scores - fake_scores).mean()
+
+
+__all__ += ["tsgan_loss_d", "tsgan_loss_g", "twgan_loss_d", "twgan_loss_g", "rsgan_loss_d", "rsgan_loss_g"]

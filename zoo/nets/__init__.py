@@ -14,6 +14,7 @@ from zoo.nets.registry import (
     register_discriminator,
     register_generator,
 )
+from zoo.nets.pair import PairCritic, build_pair_critic
 
 __all__ = [
     "DISCRIMINATORS",
@@ -28,4 +29,6 @@ __all__ = [
     "dcgan_geometry",
     "register_discriminator",
     "register_generator",
+    "PairCritic",
+    "build_pair_critic",
 ]

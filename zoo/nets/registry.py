@@ -8,7 +8,8 @@ available to every method, the CLI and the tests (which are parametrised over th
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Sequence, Tuple, Union
+import inspect
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 
 from torch import nn
 
@@ -82,3 +83,23 @@ def build_discriminator(spec: NetSpec, img_shape: Sequence[int], width: int, out
     matching, T-GAN's encoder difference, projection conditioning) without new networks.
     """
     return _build(DISCRIMINATORS, "discriminator", spec, img_shape, width=width, out_dim=out_dim, **kwargs)
+
+
+def discriminator_with_norm(spec: NetSpec, img_shape: Sequence[int], norm: str, replacing: Optional[Sequence[str]] = None) -> NetSpec:
+    """``spec`` with the option ``norm`` set, for methods whose paper fixes the critic's normalisation.
+
+    Applies only when ``spec`` names a registered builder that takes a ``norm`` option, the spec
+    leaves it unset, and the builder's default is in ``replacing`` (any default when ``None``).
+    Modules and explicit choices come back unchanged, so a user can still override the method's
+    default. WGAN-GP uses it to swap batch norm for layer norm, T-GAN to add spectral norm.
+    """
+    if isinstance(spec, nn.Module) or not isinstance(spec, (str, dict)):
+        return spec
+    name, options = _split_spec(spec, img_shape, "discriminator")
+    builder = DISCRIMINATORS.get(name)
+    if builder is None or "norm" in options:
+        return spec
+    parameter = inspect.signature(builder).parameters.get("norm")
+    if parameter is None or (replacing is not None and parameter.default not in replacing):
+        return spec
+    return {"name": name, **options, "norm": norm}

@@ -1,0 +1,140 @@
+"""Folders of image files, e.g. CelebA (T-GAN's 64x64 faces) or any photo collection.
+
+Two layouts are read: a flat folder of images (CelebA's ``img_align_celeba/*.jpg``; no labels)
+and torchvision's ImageFolder layout (``data_dir/<class>/*.png``; one class per sub-folder).
+Each image is resized so its shorter side is ``image_size`` and centre-cropped to a square
+(torchvision's ``Resize`` + ``CenterCrop``), the DCGAN-era preprocessing of face data sets.
+Files are decoded only when a run selects them (``limit`` reads only that many), then kept in
+memory as uint8 like every zoo datamodule. No data set ships a test split here, so
+``test_fraction`` of the images is held out with a fixed seed (:data:`SPLIT_SEED`).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Optional
+
+import torch
+from PIL import Image
+from torch import Tensor
+from torchvision import transforms
+from torchvision.datasets import ImageFolder
+from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extension
+
+from zoo.errors import CorruptDataError, DataNotFoundError, ZooError
+
+from .base import ZooDataModule
+from .files import one_line
+from .sketch_readers import Selection
+from .subsets import derive_seed, stratified_split
+
+SPLIT_SEED = derive_seed(0, "image-folder-test-split")
+
+
+class ImageFiles:
+    """Image files read on indexing: ``(N, C, size, size)`` uint8, shorter side resized, centre-cropped."""
+
+    def __init__(self, paths: list[str], channels: int, size: int) -> None:
+        self.paths = paths
+        self.mode = "RGB" if channels == 3 else "L"
+        self.size = size
+        self.transform = transforms.Compose([transforms.Resize(size, antialias=True), transforms.CenterCrop(size), transforms.PILToTensor()])
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def _read(self, path: str) -> Tensor:
+        try:
+            with Image.open(path) as image:
+                return self.transform(image.convert(self.mode))
+        except Exception as error:  # noqa: BLE001 - truncated or non-image files
+            raise CorruptDataError(f"could not read image '{path}': {one_line(error)}; the file may be truncated or corrupt: replace or delete it") from error
+
+    def __getitem__(self, index: Tensor) -> Tensor:
+        index = torch.as_tensor(index, dtype=torch.long).reshape(-1)
+        channels = 3 if self.mode == "RGB" else 1
+        if len(index) == 0:
+            return torch.empty((0, channels, self.size, self.size), dtype=torch.uint8)
+        return torch.stack([self._read(self.paths[i]) for i in index.tolist()])
+
+
+class ImageFolderDataModule(ZooDataModule):
+    """Images from a folder, as ``(C, image_size, image_size)`` pixels in [-1, 1].
+
+    Args:
+        data_dir: a flat folder of images (unlabelled), or a folder of class sub-folders.
+        image_size: side of the square images after resizing the shorter side and centre-cropping
+            (T-GAN's CelebA runs: 64).
+        channels: 3 for RGB, 1 for grayscale.
+        test_fraction: share of the images held out as the test split (0: no test split).
+        **kwargs: the other arguments of :class:`ZooDataModule` (``limit`` trains on a subset).
+    """
+
+    display_name = "image folder"
+
+    def __init__(self, data_dir: str = "data/celeba", image_size: int = 64, channels: int = 3, test_fraction: float = 0.0, **kwargs: Any) -> None:
+        if channels not in (1, 3):
+            raise ZooError(f"channels={channels} is not supported; use 3 (RGB) or 1 (grayscale)")
+        if not 0.0 <= test_fraction < 1.0:
+            raise ZooError(f"test_fraction={test_fraction} must be in [0, 1), e.g. 0.05")
+        if kwargs.get("download"):
+            raise ZooError("an image folder cannot be downloaded; put the images in data_dir yourself and drop download")
+        super().__init__(data_dir=data_dir, image_size=image_size, **kwargs)
+        self.channels = channels
+        self.test_fraction = test_fraction
+        self._classes: Optional[list[str]] = None
+        self._splits: Optional[dict[str, tuple[Selection, Tensor]]] = None
+
+    @property
+    def native_shape(self) -> tuple[int, int, int]:
+        """(channels, image_size, image_size): images are read straight at their final size."""
+        assert self.image_size is not None
+        return (self.channels, self.image_size, self.image_size)
+
+    def _flat_images(self) -> list[str]:
+        names = sorted(os.listdir(self.data_dir))
+        return [os.path.join(self.data_dir, n) for n in names if has_file_allowed_extension(n, IMG_EXTENSIONS) and os.path.isfile(os.path.join(self.data_dir, n))]
+
+    @property
+    def classes(self) -> list[str]:
+        """Class names (sorted sub-folders), or an empty list for a flat folder of images."""
+        if self._classes is None:
+            if not os.path.isdir(self.data_dir):
+                raise DataNotFoundError(f"image folder '{self.data_dir}' not found; point data_dir at a folder of images (e.g. CelebA's img_align_celeba)")
+            flat = bool(self._flat_images())
+            self._classes = [] if flat else sorted(e.name for e in os.scandir(self.data_dir) if e.is_dir())
+        return self._classes
+
+    @property
+    def num_classes(self) -> int:
+        """Number of class sub-folders; 0 for a flat folder."""
+        return len(self.classes)
+
+    def _open(self) -> tuple[ImageFiles, Tensor]:
+        if self.classes:
+            samples = ImageFolder(self.data_dir, allow_empty=True).samples
+            paths = [path for path, _ in samples]
+            labels = torch.tensor([label for _, label in samples], dtype=torch.long)
+        else:
+            paths = self._flat_images()
+            labels = torch.full((len(paths),), -1, dtype=torch.long)
+        if not paths:
+            raise DataNotFoundError(
+                f"no images in '{self.data_dir}' (looked for {', '.join(IMG_EXTENSIONS[:4])}, ... files there and in its sub-folders); "
+                "put images there or point data_dir at the folder that holds them"
+            )
+        assert self.image_size is not None
+        return ImageFiles(paths, self.channels, self.image_size), labels
+
+    def load_split(self, split: str) -> tuple[Selection, Tensor]:
+        """The images of ``split`` as a lazy source of uint8 ``(N, C, S, S)`` images, and labels (-1 when flat)."""
+        if self._splits is None:
+            source, labels = self._open()
+            n_test = round(self.test_fraction * len(labels))
+            if n_test >= len(labels):
+                raise ZooError(f"test_fraction={self.test_fraction} leaves no training images out of {len(labels)}; use a smaller test_fraction")
+            train, test = stratified_split(labels, n_test, SPLIT_SEED, arg="test size")
+            self._splits = {"train": (Selection(source, train), labels[train]), "test": (Selection(source, test), labels[test])}
+        if split == "test" and len(self._splits["test"][1]) == 0:
+            raise ZooError("this image folder has no test split; set test_fraction (e.g. --data.init_args.test_fraction 0.05)")
+        return self._splits[split]
