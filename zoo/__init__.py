@@ -30,3 +30,9 @@ __all__ = [
     "register_pretrained",
     "register_latent",
 ]
+
+from zoo.conditional import ConditionalGAN  # noqa: E402
+from zoo.deligan import DeLiGAN  # noqa: E402
+from zoo.latent import MixtureOfGaussians  # noqa: E402
+
+__all__ += ["ConditionalGAN", "DeLiGAN", "MixtureOfGaussians"]
