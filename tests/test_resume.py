@@ -26,6 +26,14 @@ FAMILIES = {
         img_shape=(1, 28, 28), latent_dim=8, g_width=8, d_width=8, num_sample_images=4, embed_dim=8, critic_hidden=16,
         pair_permutations=1,
     ),
+    "conditional_gan_projection": lambda: zoo.ConditionalGAN(
+        img_shape=(1, 28, 28), num_classes=10, conditioning="projection", ac_weight=0.5,
+        latent_dim=8, g_width=8, d_width=8, num_sample_images=4, ema_decay=0.9,
+    ),
+    "deligan": lambda: zoo.DeLiGAN(
+        img_shape=(1, 28, 28), latent={"name": "mixture", "components": 5, "choice": "random"},
+        latent_dim=8, g_width=8, d_width=8, num_sample_images=4,
+    ),
 }
 
 

@@ -34,3 +34,9 @@ __all__ = [
     "WGAN",
     "TGAN",
 ]
+
+from zoo.conditional import ConditionalGAN  # noqa: E402
+from zoo.deligan import DeLiGAN  # noqa: E402
+from zoo.latent import MixtureOfGaussians  # noqa: E402
+
+__all__ += ["ConditionalGAN", "DeLiGAN", "MixtureOfGaussians"]

@@ -14,6 +14,7 @@ so that a checkpoint rebuilds its module without a config file.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Dict, Optional, Union
 
 import torch
@@ -131,3 +132,90 @@ def build_latent(spec: LatentSpec, dim: int) -> LatentPrior:
         return LATENT_PRIORS[key](dim, **options)
     except TypeError as err:
         raise ZooError(f"bad options for latent prior {name!r}: {err}") from None
+
+
+@register_latent("mixture")
+class MixtureOfGaussians(LatentPrior):
+    """DeLiGAN's learnable mixture-of-Gaussians latent (Gurumurthy et al. 2017, eq. 3-5).
+
+    ``z = mu_k + sigma_k * eps`` with ``eps ~ N(0, I)`` and a component ``k`` chosen with uniform
+    mixture weights; ``mu`` and ``sigma`` (``[components, dim]``) are generator parameters. The
+    raw noise is ``[k, eps]`` (``noise_dim = dim + 1``), so :meth:`forward` maps it to ``z``
+    deterministically and a fixed or seeded noise keeps following the trained components.
+
+    Component choice: ``"stratified"`` (default) draws the components of ``n`` samples without
+    replacement in rounds of all ``components``, so every batch spreads evenly over the mixture;
+    with ``components`` equal to the batch size it is the official code's one-sample-per-component
+    batch. ``"random"`` draws each component independently (the paper's description). The number
+    of components does not depend on the batch size.
+
+    Args:
+        dim: latent dimension.
+        components: number of Gaussians ``N`` (the paper found 50 to 100 enough).
+        sigma_init: initial value of every ``sigma`` (0.2 in the official MNIST and sketch code).
+        mu_range: ``mu`` starts ``U(-mu_range, mu_range)`` (official code: 1).
+        sigma_penalty: coefficient ``c`` of the regulariser ``c * mean((1 - sigma)^2)`` that keeps the
+            components from collapsing (official code: 1/3 MNIST, 0.05 sketches, 0.1 toy).
+        choice: ``"stratified"`` or ``"random"``.
+    """
+
+    CHOICES = ("stratified", "random")
+
+    def __init__(
+        self,
+        dim: int,
+        components: int = 50,
+        sigma_init: float = 0.2,
+        mu_range: float = 1.0,
+        sigma_penalty: float = 0.1,
+        choice: str = "stratified",
+    ) -> None:
+        super().__init__(dim)
+        if components < 1:
+            raise ZooError(f"the mixture latent needs at least one component, got components={components}; e.g. components: 50")
+        if choice not in self.CHOICES:
+            raise ZooError(f"unknown component choice {choice!r}; choose one of {list(self.CHOICES)}")
+        if sigma_init <= 0 or mu_range < 0 or sigma_penalty < 0:
+            raise ZooError(
+                f"mixture latent needs sigma_init > 0, mu_range >= 0 and sigma_penalty >= 0, "
+                f"got {sigma_init}, {mu_range}, {sigma_penalty}"
+            )
+        self.components = int(components)
+        self.choice = choice
+        self.sigma_penalty = float(sigma_penalty)
+        self.mu = nn.Parameter(torch.empty(components, dim).uniform_(-mu_range, mu_range))
+        self.sigma = nn.Parameter(torch.full((components, dim), float(sigma_init)))
+
+    @property
+    def noise_dim(self) -> int:
+        return self.dim + 1
+
+    def choose_components(self, n: int, *, device=None, generator=None) -> Tensor:
+        """Component indices of ``n`` samples (int64), stratified or independent as configured."""
+        draw_device = _draw_device(device, generator)
+        if self.choice == "random":
+            return torch.randint(self.components, (n,), device=draw_device, generator=generator)
+        rounds = -(-n // self.components)
+        perms = [torch.randperm(self.components, device=draw_device, generator=generator) for _ in range(rounds)]
+        return torch.cat(perms)[:n]
+
+    def noise(self, n: int, *, device=None, generator=None) -> Tensor:
+        k = self.choose_components(n, device=device, generator=generator)
+        eps = torch.randn(n, self.dim, device=_draw_device(device, generator), generator=generator)
+        return torch.cat([k.to(eps.dtype)[:, None], eps], dim=1)
+
+    def forward(self, noise: Tensor) -> Tensor:
+        """``z = mu_k + sigma_k * eps`` for noise rows ``[k, eps]`` (gradients reach ``mu`` and ``sigma``)."""
+        k = noise[:, 0].round().long()
+        return self.mu[k] + self.sigma[k] * noise[:, 1:]
+
+    def regularizer(self) -> Optional[Tensor]:
+        """DeLiGAN's sigma penalty ``c * mean((1 - sigma)^2)``, added to the generator's loss."""
+        return self.sigma_penalty * (1.0 - self.sigma).pow(2).mean()
+
+    def log_prob(self, z: Tensor) -> Tensor:
+        """``log (1/N) sum_k N(z; mu_k, diag(sigma_k^2))`` up to the constant ``-dim/2 log(2 pi)``."""
+        sigma = self.sigma.abs().clamp_min(1e-6)
+        scaled = (z[:, None, :] - self.mu[None]) / sigma[None]
+        per_component = -0.5 * scaled.pow(2).sum(dim=2) - sigma.log().sum(dim=1)[None]
+        return torch.logsumexp(per_component, dim=1) - math.log(self.components)

@@ -1,0 +1,129 @@
+"""DeLiGAN's mixture-of-Gaussians latent: gradients, component choice, regulariser, density,
+checkpoints, refinement, the configs and a short CLI fit."""
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import zoo
+from zoo.cli import main
+from zoo.errors import ZooError
+from zoo.latent import MixtureOfGaussians, build_latent
+from zoo.refine import langevin_noise, refine
+
+from conftest import quiet_trainer, tiny_loader
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = dict(img_shape=(1, 28, 28), latent_dim=8, g_width=8, d_width=8, num_sample_images=4)
+
+
+def test_mu_and_sigma_receive_gradients():
+    prior = MixtureOfGaussians(4, components=3)
+    prior.sample(6).pow(2).sum().backward()
+    assert prior.mu.grad is not None and prior.sigma.grad is not None
+    # Stratified: 6 samples over 3 components use every component, so every row gets a gradient.
+    assert (prior.mu.grad.abs().sum(dim=1) > 0).all() and (prior.sigma.grad.abs().sum(dim=1) > 0).all()
+
+
+def test_forward_maps_noise_to_mu_plus_sigma_eps():
+    prior = MixtureOfGaussians(3, components=4)
+    noise = prior.noise(5, generator=torch.Generator().manual_seed(0))
+    k, eps = noise[:, 0].long(), noise[:, 1:]
+    torch.testing.assert_close(prior(noise), prior.mu[k] + prior.sigma[k] * eps)
+    assert prior.noise_dim == 4
+    again = prior.noise(5, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(noise, again)
+
+
+def test_stratified_choice_spreads_evenly_and_random_choice_does_not():
+    stratified = MixtureOfGaussians(2, components=5, choice="stratified")
+    counts = torch.bincount(stratified.choose_components(12, generator=torch.Generator().manual_seed(1)), minlength=5)
+    assert counts.min() >= 2 and counts.max() <= 3 and counts.sum() == 12
+    assert sorted(stratified.choose_components(5).tolist()) == [0, 1, 2, 3, 4]
+    independent = MixtureOfGaussians(2, components=50, choice="random")
+    draws = independent.choose_components(50, generator=torch.Generator().manual_seed(0))
+    assert len(draws.unique()) < 50  # 50 independent draws of 50 components repeat some
+
+
+def test_regularizer_by_hand():
+    prior = MixtureOfGaussians(2, components=2, sigma_penalty=0.5)
+    with torch.no_grad():
+        prior.sigma.copy_(torch.tensor([[0.0, 1.0], [2.0, 0.5]]))
+    # 0.5 * mean((1 - sigma)^2) = 0.5 * (1 + 0 + 1 + 0.25) / 4
+    assert prior.regularizer().item() == pytest.approx(0.5 * 2.25 / 4)
+
+
+def test_log_prob_is_the_mixture_density():
+    prior = MixtureOfGaussians(3, components=4)
+    with torch.no_grad():
+        prior.sigma.uniform_(0.3, 1.5)
+    z = torch.randn(7, 3)
+    mixture = torch.distributions.MixtureSameFamily(
+        torch.distributions.Categorical(torch.full((4,), 0.25)),
+        torch.distributions.Independent(torch.distributions.Normal(prior.mu.detach(), prior.sigma.detach()), 1),
+    )
+    torch.testing.assert_close(prior.log_prob(z).detach(), mixture.log_prob(z) + 1.5 * math.log(2 * math.pi))
+
+
+@pytest.mark.parametrize("spec", [{"name": "mixture", "components": 0}, {"name": "mixture", "choice": "greedy"}])
+def test_bad_mixture_options_are_refused(spec):
+    with pytest.raises(ZooError, match="component"):
+        build_latent(spec, 8)
+
+
+def test_any_gan_takes_the_mixture_latent_and_trains_mu_and_sigma():
+    torch.manual_seed(0)
+    model = zoo.GAN(latent={"name": "mixture", "components": 3, "sigma_penalty": 0.1}, **TINY)
+    mu, sigma = model.latent.mu.detach().clone(), model.latent.sigma.detach().clone()
+    quiet_trainer(max_epochs=1).fit(model, tiny_loader(n=8))
+    assert not torch.equal(mu, model.latent.mu) and not torch.equal(sigma, model.latent.sigma)
+    assert model.fixed_noise.shape == (4, 9)
+
+
+def test_deligan_preset_and_checkpoint_restore_mu_sigma_and_samples(tmp_path):
+    torch.manual_seed(0)
+    model = zoo.DeLiGAN(**TINY)
+    assert isinstance(model.latent, MixtureOfGaussians) and model.latent.components == 50
+    trainer = quiet_trainer(max_epochs=1)
+    trainer.fit(model, tiny_loader(n=8))
+    trainer.save_checkpoint(tmp_path / "d.ckpt")
+    loaded = zoo.DeLiGAN.load_from_checkpoint(tmp_path / "d.ckpt")
+    assert torch.equal(loaded.latent.mu, model.latent.mu) and torch.equal(loaded.latent.sigma, model.latent.sigma)
+    assert torch.equal(loaded.sample(6, seed=3), model.sample(6, seed=3))
+    assert torch.equal(loaded.predict_step(torch.arange(5), 0)["images"], model.predict_step(torch.arange(5), 0)["images"])
+
+
+def test_ddls_refinement_uses_the_mixture_log_density():
+    torch.manual_seed(0)
+    model = zoo.GAN(img_shape=(2,), latent_dim=2, generator=nn.Linear(2, 2), discriminator=nn.Linear(2, 1), latent={"name": "mixture", "components": 3})
+    z0, seeds, eta = torch.randn(4, 2), torch.arange(4), 0.2
+    z = z0.clone().requires_grad_(True)
+    energy = model.latent.log_prob(z) + model.discriminator(model.generator(z))[:, 0]
+    (grad,) = torch.autograd.grad(energy.sum(), z)
+    expected = z0 + 0.5 * eta * grad + math.sqrt(eta) * langevin_noise((4, 2), 1, seeds, torch.device("cpu"))[0]
+    out = refine(model, z0, method="ddls", eta=eta, steps=1, noise_seeds=seeds)
+    torch.testing.assert_close(out.z, expected)
+    assert model.latent.mu.grad is None
+
+
+@pytest.mark.parametrize("config", sorted((ROOT / "configs" / "deligan").glob("*.yaml")), ids=lambda p: p.stem)
+def test_configs_parse(config, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["fit", "--config", str(config), "--print_config"])
+    assert info.value.code == 0
+    assert "zoo.DeLiGAN" in capsys.readouterr().out
+
+
+def test_short_cli_fit(tmp_path, capsys):
+    code = main([
+        "fit", "--config", str(ROOT / "configs" / "deligan" / "embedded_mnist.yaml"), "--trainer.max_epochs", "1",
+        "--trainer.default_root_dir", str(tmp_path), "--data.init_args.limit_per_class", "2", "--data.init_args.batch_size", "10",
+        "--model.init_args.g_width", "8", "--model.init_args.d_width", "8", "--model.init_args.latent_dim", "8",
+    ])
+    assert code in (0, None), capsys.readouterr().err
+    checkpoint = torch.load(next(tmp_path.rglob("last.ckpt")), weights_only=True)
+    assert checkpoint["zoo"]["class_path"] == "zoo.DeLiGAN" and checkpoint["zoo"]["d_step_count"] == 2
+    assert checkpoint["state_dict"]["latent.mu"].shape == (50, 8)
