@@ -23,6 +23,7 @@ Means and spreads (population std) over the seeds go to
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -160,6 +161,24 @@ def run_method(name: str, method: Method, seeds: List[int], network: ClassifierN
     }
 
 
+def merge_methods(path: Path, results: Dict[str, Any]) -> Dict[str, Any]:
+    """The methods of an earlier results file at ``path``, with those of this run replacing theirs.
+
+    A run of some methods (``--methods``) thus keeps the others' entries; each entry records the
+    command and date of the run that produced it (entries written before this was recorded have
+    the file's earlier top-level command).
+    """
+    if not path.exists():
+        return results
+    earlier = json.loads(path.read_text())
+    merged = dict(earlier.get("methods", {}))
+    for entry in merged.values():
+        entry.setdefault("command", earlier.get("command"))
+        entry.setdefault("date", earlier.get("date"))
+    merged.update(results)
+    return {name: merged[name] for name in [*METHODS, *merged] if name in merged} if merged else results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
@@ -178,13 +197,17 @@ def main() -> None:
         command += " --methods " + " ".join(args.methods)
     if args.seeds != [0, 1, 2]:
         command += " --seeds " + " ".join(map(str, args.seeds))
+    classifier = {"name": network.name, "epochs": args.classifier_epochs, "test_accuracy": classifier_accuracy}
+    total_s = round(time.perf_counter() - start, 1)
+    for result in results.values():
+        result.update(command=command, date=time.strftime("%Y-%m-%d %H:%M"), total_s=total_s)
     path = save(args.name, {
         "command": command,
         "protocol": __doc__.split("\n\n")[1].replace("\n", " "),
-        "classifier": {"name": network.name, "epochs": args.classifier_epochs, "test_accuracy": classifier_accuracy},
+        "classifier": classifier,
         "samples": NUM_SAMPLES,
-        "total_s": round(time.perf_counter() - start, 1),
-        "methods": results,
+        "total_s": total_s,
+        "methods": merge_methods(RESULTS / f"{args.name}.json", results),
     })
 
     table = Table(title=f"GAN methods on embedded MNIST ({len(args.seeds)} seeds; classifier test accuracy {classifier_accuracy:.1%})")
