@@ -11,6 +11,7 @@ from zoo.errors import ZooError
 from zoo.gan import GAN
 from zoo.hub import Pretrained, list_pretrained, load, register_pretrained
 from zoo.latent import LatentPrior, NormalLatent, UniformLatent, build_latent, register_latent
+from zoo.improved_gan import ImprovedGAN
 
 __version__ = "0.1.0"
 
@@ -30,3 +31,4 @@ __all__ = [
     "register_pretrained",
     "register_latent",
 ]
+__all__ += ["ImprovedGAN"]

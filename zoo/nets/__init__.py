@@ -29,3 +29,5 @@ __all__ = [
     "register_discriminator",
     "register_generator",
 ]
+
+from zoo.nets import improved  # noqa: E402,F401  (registers Improved GAN's networks and technique wrappers)
