@@ -281,3 +281,36 @@ def test_unknown_feature_layer_is_a_clear_error():
 def test_semi_supervised_without_classes_is_a_clear_error():
     with pytest.raises(zoo.ZooError, match="semi_supervised: false"):
         tiny_improved(num_classes=0)
+
+
+# ---------------------------------------------------------------- the command line (`make demo`)
+DEMO = str(CONFIGS / "embedded_mnist_ssl.yaml")
+DEMO_TINY = [
+    "--trainer.max_epochs", "1", "--trainer.enable_progress_bar", "false", "--data.init_args.limit_per_class", "20",
+    "--model.init_args.g_width", "16", "--model.init_args.discriminator", "{name: improved_mnist, hidden: [32, 16]}",
+    "--model.init_args.feature_layer", "body.6",
+]
+
+
+def test_demo_commands_fit_then_print_the_test_error(capsys, tmp_path, monkeypatch):
+    """The two commands of `make demo` (through `zoo.cli.main`, what the console script runs), shrunk."""
+    from zoo.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["fit", "--config", DEMO, *DEMO_TINY]) == 0
+    ckpt = tmp_path / "runs/improved_gan/embedded_mnist_ssl/checkpoints/last.ckpt"
+    assert ckpt.is_file()
+    capsys.readouterr()
+    assert main(["test", "--config", DEMO, "--ckpt_path", str(ckpt), "--trainer.enable_progress_bar", "false"]) == 0
+    out, err = capsys.readouterr()
+    assert "test/error" in out and "WARNING" not in err
+
+
+def test_cli_without_num_labels_exits_with_one_line(capsys, tmp_path, monkeypatch):
+    from zoo.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    code = main(["fit", "--config", DEMO, *DEMO_TINY, "--data.init_args.num_labels", "null"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "needs labelled batches: set --data.num_labels" in " ".join(err.split())
