@@ -314,3 +314,18 @@ def test_cli_without_num_labels_exits_with_one_line(capsys, tmp_path, monkeypatc
     err = capsys.readouterr().err
     assert code == 2
     assert "needs labelled batches: set --data.num_labels" in " ".join(err.split())
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--model.init_args.feature_layer", "body.99"], "feature_layer 'body.99' is not a layer of the discriminator"),
+    (["--model.init_args.discriminator", "{name: minibatch, base: {name: improved_mnist, hidden: [16, 8]}, num_kernels: 4}",
+      "--data.init_args.batch_size", "1", "--data.init_args.labeled_batch_size", "1", "--trainer.max_steps", "2"],
+     "minibatch discrimination needs at least 2 examples per batch"),
+])
+def test_cli_bad_technique_settings_exit_with_one_line(extra, message, capsys, tmp_path, monkeypatch):
+    from zoo.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["fit", "--config", DEMO, *DEMO_TINY, *extra]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert message in err and "Traceback" not in err
