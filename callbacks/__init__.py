@@ -7,3 +7,7 @@ from callbacks.sample_grid import SampleGrid, samples_to_grid, scatter_image
 from callbacks.sample_writer import SampleWriter
 
 __all__ = ["CheckpointOnInterrupt", "DGflow", "Evaluation", "SampleGrid", "SampleWriter", "samples_to_grid", "scatter_image"]
+
+from callbacks.historical_averaging import HistoricalAveraging  # noqa: E402
+
+__all__ += ["HistoricalAveraging"]

@@ -34,6 +34,12 @@ FAMILIES = {
         img_shape=(1, 28, 28), latent={"name": "mixture", "components": 5, "choice": "random"},
         latent_dim=8, g_width=8, d_width=8, num_sample_images=4,
     ),
+    "improved_gan_unsupervised": lambda: zoo.ImprovedGAN(
+        img_shape=(1, 28, 28), num_classes=0, semi_supervised=False, latent_dim=8, g_width=8, d_width=8, num_sample_images=4,
+        generator={"name": "vbn", "base": "improved_mnist", "reference_size": 4},
+        discriminator={"name": "minibatch", "base": {"name": "improved_mnist", "hidden": [16, 8]}, "num_kernels": 4, "kernel_dim": 3},
+        d_ema_rate=0.3, generator_real="previous", feature_layer="body.6",
+    ),
 }
 
 

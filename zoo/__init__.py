@@ -7,36 +7,37 @@
 
 from zoo.base import GANBatch, GANModule
 from zoo.classifier import Classifier
+from zoo.conditional import ConditionalGAN
+from zoo.deligan import DeLiGAN
 from zoo.errors import ZooError
 from zoo.gan import GAN
 from zoo.hub import Pretrained, list_pretrained, load, register_pretrained
-from zoo.latent import LatentPrior, NormalLatent, UniformLatent, build_latent, register_latent
-from zoo.wgan import WGAN
+from zoo.improved_gan import ImprovedGAN
+from zoo.latent import LatentPrior, MixtureOfGaussians, NormalLatent, UniformLatent, build_latent, register_latent
 from zoo.tgan import TGAN
+from zoo.wgan import WGAN
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Classifier",
+    "ConditionalGAN",
+    "DeLiGAN",
     "GAN",
     "GANBatch",
     "GANModule",
+    "ImprovedGAN",
     "LatentPrior",
-    "Pretrained",
+    "MixtureOfGaussians",
     "NormalLatent",
+    "Pretrained",
+    "TGAN",
     "UniformLatent",
+    "WGAN",
     "ZooError",
     "build_latent",
     "list_pretrained",
     "load",
-    "register_pretrained",
     "register_latent",
-    "WGAN",
-    "TGAN",
+    "register_pretrained",
 ]
-
-from zoo.conditional import ConditionalGAN  # noqa: E402
-from zoo.deligan import DeLiGAN  # noqa: E402
-from zoo.latent import MixtureOfGaussians  # noqa: E402
-
-__all__ += ["ConditionalGAN", "DeLiGAN", "MixtureOfGaussians"]

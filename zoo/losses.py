@@ -110,3 +110,54 @@ def rsgan_loss_g(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
 
 
 __all__ += ["tsgan_loss_d", "tsgan_loss_g", "twgan_loss_d", "twgan_loss_g", "rsgan_loss_d", "rsgan_loss_g"]
+
+# --------------------------------------------------------------------------- Improved GAN (Salimans et al. 2016)
+# The K+1 classifier: D outputs K logits l_1..l_K and the fake class's logit is fixed at 0, so with
+# Z(x) = sum_k exp(l_k), D(x) = p(real | x) = Z / (Z + 1) = sigmoid(logsumexp(l)) (sec. 5).
+
+
+def ssl_supervised_loss(logits: Tensor, labels: Tensor) -> Tensor:
+    """Supervised part of the K+1 loss: cross-entropy on labelled data, ``-l_y + logsumexp(l)``.
+
+    The fake class does not enter: ``p(y | x, y < K+1)`` is the softmax over the K real classes.
+    """
+    return F.cross_entropy(logits, labels)
+
+
+def ssl_unsupervised_loss_d(real_logits: Tensor, fake_logits: Tensor, real_target: float = 1.0) -> Tensor:
+    """Unsupervised part of the K+1 discriminator loss, as the official code writes it.
+
+    With ``s = logsumexp(l)`` (so ``D = sigmoid(s)``):
+    ``-log D(x) = -s + softplus(s)`` and ``-log(1 - D(G(z))) = softplus(s_gen)``; the code weights
+    each by 0.5: ``-0.5 mean(s_unl) + 0.5 mean(softplus(s_unl)) + 0.5 mean(softplus(s_gen))``.
+    ``real_target < 1`` is one-sided label smoothing (sec. 3.4): the real term becomes
+    ``-t log D(x) - (1 - t) log(1 - D(x)) = -t s + softplus(s)``; the fake target stays 0.
+    """
+    s_real = torch.logsumexp(real_logits, dim=1)
+    s_fake = torch.logsumexp(fake_logits, dim=1)
+    return -0.5 * real_target * s_real.mean() + 0.5 * F.softplus(s_real).mean() + 0.5 * F.softplus(s_fake).mean()
+
+
+def ssl_nonsaturating_loss_g(fake_logits: Tensor) -> Tensor:
+    """The ordinary adversarial generator loss on a K+1 discriminator: ``-log D(G(z)) = softplus(-s_gen)``."""
+    return F.softplus(-torch.logsumexp(fake_logits, dim=1)).mean()
+
+
+def feature_matching_loss(real_features: Tensor, fake_features: Tensor, distance: str = "l2") -> Tensor:
+    """Feature matching (Salimans et al. 2016, sec. 3.1): ``||E f(x) - E f(G(z))||`` over batch means.
+
+    ``distance="l2"``: the paper's squared L2, averaged over feature dimensions as the official
+    MNIST code does (``mean((m_real - m_fake)^2)``); ``"l1"``: the mean absolute difference of
+    the CIFAR/SVHN code. Features are flattened per example. The real features should be
+    detached by the caller: only the generator is trained on this loss.
+    """
+    m_real = real_features.flatten(1).mean(dim=0)
+    m_fake = fake_features.flatten(1).mean(dim=0)
+    if distance == "l2":
+        return ((m_real - m_fake) ** 2).mean()
+    if distance == "l1":
+        return (m_real - m_fake).abs().mean()
+    raise ValueError(f"unknown feature-matching distance {distance!r}; choose l2 or l1")
+
+
+__all__ += ["ssl_supervised_loss", "ssl_unsupervised_loss_d", "ssl_nonsaturating_loss_g", "feature_matching_loss"]

@@ -32,3 +32,5 @@ __all__ = [
     "PairCritic",
     "build_pair_critic",
 ]
+
+from zoo.nets import improved  # noqa: E402,F401  (registers Improved GAN's networks and technique wrappers)

@@ -1,0 +1,75 @@
+"""Historical averaging (Salimans et al. 2016, sec. 3.3) as a gradient-side regulariser.
+
+Each player's cost gets ``weight * ||theta - (1/t) sum_{i<=t} theta[i]||^2``. The paper gives no
+coefficient and the official code has none; we take the usual gradient form with the average
+held fixed: ``grad += 2 * weight * (theta - mean_t)``, where ``mean_t`` is the running mean of the
+parameter over every step of its optimizer so far, current step included, updated online
+(``mean_t = mean_{t-1} + (theta_t - mean_{t-1}) / t``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+import lightning as L
+import torch
+from torch import Tensor
+
+from zoo.errors import ZooError
+
+
+class HistoricalAveraging(L.Callback):
+    """Add the gradient of ``weight * ||theta - running mean||^2`` to every optimizer's parameters before its step.
+
+    Works for any zoo GAN (and any LightningModule): the hook is Lightning's
+    ``on_before_optimizer_step``, which runs in manual optimisation for each player's step, after
+    AMP unscaling. The running means and step counts are the callback's state, saved in the
+    checkpoint, so a resumed run continues with the same averages.
+
+    Args:
+        weight: the coefficient ``lambda`` of the penalty.
+    """
+
+    def __init__(self, weight: float = 1e-3) -> None:
+        super().__init__()
+        if weight < 0:
+            raise ZooError(f"historical averaging weight must be >= 0, got {weight}")
+        self.weight = float(weight)
+        self.means: Dict[str, Tensor] = {}
+        self.counts: Dict[str, int] = {}
+        self._names: Dict[int, str] = {}
+
+    @property
+    def state_key(self) -> str:
+        return self._generate_state_key(weight=self.weight)
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        # State starts here: Lightning restores a checkpoint's callback state after setup().
+        self.means, self.counts = {}, {}
+        self._names = {id(p): name for name, p in pl_module.named_parameters()}
+
+    @torch.no_grad()
+    def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule, optimizer: torch.optim.Optimizer) -> None:
+        if not self._names:
+            self._names = {id(p): name for name, p in pl_module.named_parameters()}
+        for group in optimizer.param_groups:
+            for param in group["params"]:
+                name = self._names.get(id(param))
+                if name is None or not param.requires_grad:
+                    continue
+                count = self.counts.get(name, 0) + 1
+                mean = self.means.get(name)
+                mean = param.detach().clone() if mean is None else mean.to(param.device).add_(param.detach() - mean.to(param.device), alpha=1.0 / count)
+                self.means[name], self.counts[name] = mean, count
+                penalty_grad = (param.detach() - mean).mul_(2.0 * self.weight)
+                if param.grad is None:
+                    param.grad = penalty_grad
+                else:
+                    param.grad.add_(penalty_grad)
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {"weight": self.weight, "counts": dict(self.counts), "means": {k: v.detach().cpu() for k, v in self.means.items()}}
+
+    def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
+        self.counts = {k: int(v) for k, v in state_dict.get("counts", {}).items()}
+        self.means = {k: v.clone() for k, v in state_dict.get("means", {}).items()}

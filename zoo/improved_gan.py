@@ -1,0 +1,243 @@
+"""Improved GAN (Salimans et al. 2016, "Improved Techniques for Training GANs"): the semi-supervised
+K+1 classifier, trained with feature matching, and tested with an average of D's weights.
+
+Losses (sec. 5; official code openai/improved-gan), with ``l = D(x)`` the K class logits, the fake
+class's logit fixed at 0, and ``s = logsumexp(l)`` so that ``D(real | x) = Z / (Z + 1) = sigmoid(s)``:
+
+* D: ``L_sup + w * L_unsup`` with ``L_sup = E_lab[-l_y + logsumexp(l)]`` and
+  ``L_unsup = -0.5 E[s_unl] + 0.5 E[softplus(s_unl)] + 0.5 E[softplus(s_gen)]``
+  (:func:`zoo.losses.ssl_supervised_loss`, :func:`zoo.losses.ssl_unsupervised_loss_d`).
+* G: feature matching (sec. 3.1), ``||E f(x) - E f(G(z))||`` on the batch means of a named D layer
+  (:func:`zoo.losses.feature_matching_loss`), or the ordinary ``-log D(G(z)) = softplus(-s_gen)``.
+
+The other techniques are pieces any zoo GAN can switch on: minibatch discrimination
+(``discriminator: {name: minibatch, base: ...}``, built into ``improved_cifar``), virtual batch
+norm (``generator: {name: vbn, base: ...}``), one-sided label smoothing (``real_label``),
+historical averaging (``callbacks.HistoricalAveraging``), Gaussian noise and weight norm
+(the ``improved_mnist`` / ``improved_cifar`` networks).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Literal, Optional
+
+import torch
+from torch import Tensor, nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torchmetrics.classification import MulticlassAccuracy
+
+from zoo import losses
+from zoo.base import GANBatch, GANModule, as_gan_batch
+from zoo.errors import ZooError
+from zoo.nets.improved_layers import weight_norm_data_init
+
+STATE_KEY = "improved_gan"
+
+
+class ImprovedGAN(GANModule):
+    """Semi-supervised (or unsupervised) GAN with a K+1 discriminator.
+
+    With ``semi_supervised=True`` (the default) training batches must carry a labelled part
+    (``--data.num_labels``); D has ``num_classes`` logits and the classification error of an
+    exponential moving average of D's weights is logged as ``val/error`` and ``test/error``.
+    With ``semi_supervised=False`` D has one logit (``K = 1``, so ``s = l``: the ordinary GAN
+    discriminator) and the same generator objectives and techniques apply to unlabelled data.
+
+    Args:
+        semi_supervised: train the K+1 classifier on labelled + unlabelled batches.
+        unlabeled_weight: weight ``w`` of the unsupervised D loss (1 in the official code).
+        generator_objective: ``feature_matching`` (the paper's semi-supervised choice) or
+            ``adversarial`` (``-log D(G(z))``).
+        feature_layer: name of the D module whose output is matched (as in
+            ``discriminator.named_modules()``); ``body`` is the representation before the head.
+        feature_distance: ``l2`` (squared, the paper and the MNIST code) or ``l1`` (the CIFAR code).
+        generator_real: real batch of the feature-matching step: ``previous`` uses the batch of
+            the previous training step, a batch drawn independently of D's current one (the code
+            uses a second, independently shuffled copy of the data); ``same`` reuses D's batch.
+        real_label: target of real data in the unsupervised D loss; below 1 is one-sided label
+            smoothing (sec. 3.4).
+        d_ema_rate: rate of the moving average of D's weights used for validation and test
+            (``avg += rate * (theta - avg)`` after each D step; 1e-4 in the code); ``None`` tests D itself.
+        **kwargs: the :class:`zoo.base.GANModule` hyper-parameters.
+    """
+
+    def __init__(
+        self,
+        semi_supervised: bool = True,
+        unlabeled_weight: float = 1.0,
+        generator_objective: Literal["feature_matching", "adversarial"] = "feature_matching",
+        feature_layer: str = "body",
+        feature_distance: Literal["l2", "l1"] = "l2",
+        generator_real: Literal["previous", "same"] = "previous",
+        real_label: float = 1.0,
+        d_ema_rate: Optional[float] = 1e-4,
+        data_init: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        num_classes = int(kwargs.get("num_classes", 0))
+        if semi_supervised and num_classes < 2:
+            raise ZooError(
+                f"semi-supervised ImprovedGAN needs data with at least 2 classes (num_classes={num_classes}); "
+                "use a labelled datamodule or set semi_supervised: false"
+            )
+        self._semi_supervised = semi_supervised
+        super().__init__(**kwargs)
+        checks = [
+            (generator_objective in ("feature_matching", "adversarial"), f"unknown generator_objective {generator_objective!r}; choose feature_matching or adversarial"),
+            (feature_distance in ("l2", "l1"), f"unknown feature_distance {feature_distance!r}; choose l2 or l1"),
+            (generator_real in ("previous", "same"), f"unknown generator_real {generator_real!r}; choose previous or same"),
+            (0.0 < real_label <= 1.0, f"real_label must be in (0, 1], got {real_label}"),
+            (unlabeled_weight >= 0.0, f"unlabeled_weight must be >= 0, got {unlabeled_weight}"),
+            (d_ema_rate is None or 0.0 < d_ema_rate <= 1.0, f"d_ema_rate must be in (0, 1], got {d_ema_rate}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ZooError(message)
+        if generator_objective == "feature_matching":
+            self._find_feature_module(feature_layer)  # fail now, with the choices, on a bad name
+        self.discriminator_ema: Optional[AveragedModel] = None
+        if d_ema_rate is not None:
+            self.discriminator_ema = AveragedModel(self.discriminator, multi_avg_fn=get_ema_multi_avg_fn(1.0 - d_ema_rate), use_buffers=True)
+            self.discriminator_ema.requires_grad_(False)
+        k = self.discriminator_out_dim
+        self.val_accuracy = MulticlassAccuracy(num_classes=k, average="micro") if semi_supervised else None
+        self.test_accuracy = MulticlassAccuracy(num_classes=k, average="micro") if semi_supervised else None
+        self._previous_real: Optional[Tensor] = None
+        self._generator_real: Optional[Tensor] = None
+
+    def _find_feature_module(self, name: str) -> nn.Module:
+        modules = dict(self.discriminator.named_modules())
+        if name not in modules or name == "":
+            names = [n for n in modules if n and "parametrizations" not in n]
+            shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+            raise ZooError(f"feature_layer {name!r} is not a layer of the discriminator; choose one of: {shown}")
+        return modules[name]
+
+    @property
+    def discriminator_out_dim(self) -> int:
+        """K logits (the fake class's logit is the constant 0); one logit in unsupervised use."""
+        return int(self.hparams.num_classes) if self._semi_supervised else 1
+
+    # ------------------------------------------------------------------ the paper's losses
+    def discriminator_loss(self, batch: GANBatch, fake: Tensor) -> Tensor:
+        hp = self.hparams
+        real_logits, fake_logits = self.discriminator(batch.real), self.discriminator(fake)
+        loss = hp.unlabeled_weight * losses.ssl_unsupervised_loss_d(real_logits, fake_logits, real_target=hp.real_label)
+        if hp.semi_supervised and batch.labeled is not None:
+            x, y = batch.labeled
+            logits = self.discriminator(x)
+            supervised = losses.ssl_supervised_loss(logits, y)
+            if self.training:
+                self.log("train/supervised_loss", supervised)
+                self.log("train/error", (logits.argmax(dim=1) != y).float().mean())
+            loss = loss + supervised
+        return loss
+
+    def generator_loss(self, batch: GANBatch, fake: Tensor) -> Tensor:
+        if self.hparams.generator_objective == "adversarial":
+            return losses.ssl_nonsaturating_loss_g(self.discriminator(fake))
+        real = self._generator_real if self._generator_real is not None else batch.real
+        with torch.no_grad():
+            real_features = self.layer_output(real)
+        return losses.feature_matching_loss(real_features, self.layer_output(fake), self.hparams.feature_distance)
+
+    def layer_output(self, x: Tensor) -> Tensor:
+        """Output of D's ``feature_layer`` for ``x`` (read by a forward hook during a full forward pass)."""
+        captured = []
+        handle = self._find_feature_module(self.hparams.feature_layer).register_forward_hook(lambda module, inputs, output: captured.append(output))
+        try:
+            self.discriminator(x)
+        finally:
+            handle.remove()
+        return captured[-1]
+
+    # ------------------------------------------------------------------ loop additions
+    def on_fit_start(self) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if self.hparams.semi_supervised and datamodule is not None and getattr(datamodule, "num_labels", 0) is None:
+            raise ZooError(_NEEDS_LABELS)
+
+    def training_step(self, batch: Any, batch_idx: int) -> None:
+        batch = as_gan_batch(batch)
+        if self.hparams.semi_supervised and batch.labeled is None:
+            raise ZooError(_NEEDS_LABELS)
+        use_previous = self.hparams.generator_real == "previous" and self._previous_real is not None
+        self._generator_real = self._previous_real if use_previous and self._previous_real.shape == batch.real.shape else batch.real
+        self._previous_real = batch.real.detach()
+        if self.hparams.data_init and self.d_step_count == 0 and self.g_step_count == 0:
+            self.initialise_from_data(batch)
+        super().training_step(batch, batch_idx)
+
+    def initialise_from_data(self, batch: GANBatch) -> None:
+        """Data-dependent init of D's and G's weight-normalised layers (the official code's init pass)."""
+        weight_norm_data_init(self.discriminator, batch.real)
+        weight_norm_data_init(self.generator, self.sample_latent(batch.size))
+
+    def discriminator_step(self, batch: GANBatch, optimizer) -> Tensor:
+        loss = super().discriminator_step(batch, optimizer)
+        if self.discriminator_ema is not None:
+            self.discriminator_ema.update_parameters(self.discriminator)
+        return loss
+
+    # ------------------------------------------------------------------ evaluation
+    def classifier(self) -> nn.Module:
+        """The network that classifies at test time: the moving average of D when kept, else D."""
+        return self.discriminator_ema.module if self.discriminator_ema is not None else self.discriminator
+
+    @torch.no_grad()
+    def classify(self, x: Tensor) -> Tensor:
+        """Class predictions of :meth:`classifier` in eval mode (no input or hidden noise)."""
+        network = self.classifier()
+        was_training = network.training
+        network.eval()
+        try:
+            return network(x.to(self.device)).argmax(dim=1)
+        finally:
+            network.train(was_training)
+
+    def _update_accuracy(self, metric: Optional[MulticlassAccuracy], batch: Any) -> None:
+        batch = as_gan_batch(batch)
+        if metric is not None and batch.labels is not None:
+            metric.update(self.classify(batch.real), batch.labels)
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        """``val/d_loss`` (base) and the classification error of the averaged D."""
+        super().validation_step(batch, batch_idx)
+        self._update_accuracy(self.val_accuracy, batch)
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        """``test/d_loss`` (base) and the classification error of the averaged D."""
+        super().test_step(batch, batch_idx)
+        self._update_accuracy(self.test_accuracy, batch)
+
+    def _log_error(self, metric: Optional[MulticlassAccuracy], key: str) -> None:
+        if metric is not None and metric.update_called:
+            self.log(key, 1.0 - metric.compute(), prog_bar=True)
+            metric.reset()
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_error(self.val_accuracy, "val/error")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_error(self.test_accuracy, "test/error")
+
+    def realness(self, x: Tensor, labels: Optional[Tensor] = None) -> Tensor:
+        """The real/fake logit of the K+1 classifier, ``s(x) = logsumexp(l(x))`` (``D = sigmoid(s)``)."""
+        return torch.logsumexp(self.discriminator(x), dim=1)
+
+    # ------------------------------------------------------------------ checkpoint state
+    def on_save_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
+        super().on_save_checkpoint(checkpoint)
+        previous = self._previous_real
+        checkpoint[STATE_KEY] = {"previous_real": previous.cpu() if previous is not None else None}
+
+    def on_load_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
+        super().on_load_checkpoint(checkpoint)
+        previous = checkpoint.get(STATE_KEY, {}).get("previous_real")
+        self._previous_real = previous.to(self.device) if previous is not None else None
+
+
+_NEEDS_LABELS = (
+    "semi-supervised ImprovedGAN needs labelled batches: set --data.num_labels (e.g. 100, a multiple of the "
+    "number of classes), or --model.semi_supervised false for unsupervised training"
+)
