@@ -66,6 +66,14 @@ CATALOGUE = [
     ("checkpoint path that does not exist", lambda d: ["--ckpt_path", str(d / "nope.ckpt")], "does not exist"),
     ("corrupt checkpoint", lambda d: ["--ckpt_path", write(d / "corrupt.ckpt", "garbage")], "truncated or not a PyTorch checkpoint"),
     ("checkpoint carrying pickled code", lambda d: ["--ckpt_path", pickled_code_checkpoint(d / "code.ckpt")], "pickled code"),
+    # Method-specific hyper-parameters and data.
+    ("gradient penalty together with weight clipping", lambda d: ["--model", "WGAN", "--model.penalty", "gp", "--model.clip_value", "0.01"], "are alternatives"),
+    ("conditional model on unlabelled data", lambda d: ["--model", "ConditionalGAN", "--data", "ToyDataModule", "--data.name", "swissroll"], "needs labelled data"),
+    ("mixture latent with zero components", lambda d: ["--model", "DeLiGAN", "--model.latent", '{"name": "mixture", "components": 0}'], "at least one component"),
+    ("semi-supervised Improved GAN without num_labels", lambda d: ["--model", "ImprovedGAN"], "--data.num_labels"),
+    ("feature-matching layer that does not exist", lambda d: ["--model", "ImprovedGAN", "--data.num_labels", "100", "--model.feature_layer", "nope"], "feature_layer 'nope'"),
+    ("unknown T-GAN loss", lambda d: ["--model", "TGAN", "--model.loss", "lsgan"], "expects one of 'sgan', 'wgan'"),
+    ("minibatch discrimination with batch size 1", lambda d: ["--model.init_args.discriminator", '{"name": "minibatch", "base": "dcgan"}', "--data.init_args.batch_size", "1", "--data.init_args.limit_per_class", "2"], "at least 2 examples"),
 ]
 
 
