@@ -304,6 +304,10 @@ def test_demo_commands_fit_then_print_the_test_error(capsys, tmp_path, monkeypat
     assert main(["test", "--config", DEMO, "--ckpt_path", str(ckpt), "--trainer.enable_progress_bar", "false"]) == 0
     out, err = capsys.readouterr()
     assert "test/error" in out and "WARNING" not in err
+    # Running the demo again replaces last.ckpt, so its `zoo test` reads the new run.
+    before = ckpt.stat().st_mtime_ns
+    assert main(["fit", "--config", DEMO, *DEMO_TINY]) == 0
+    assert ckpt.stat().st_mtime_ns > before and not list(ckpt.parent.glob("last-v*.ckpt"))
 
 
 def test_cli_without_num_labels_exits_with_one_line(capsys, tmp_path, monkeypatch):
