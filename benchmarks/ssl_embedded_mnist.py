@@ -10,7 +10,7 @@ cross-entropy alone, for the same number of steps, on the same labelled batches.
 on the 1,000 embedded test digits. Results: ``benchmarks/results/ssl_embedded_mnist.json`` and a
 README row printed at the end.
 
-    python benchmarks/ssl_embedded_mnist.py [--epochs 50] [--seeds 0 1 2] [--workers 3]
+    python benchmarks/ssl_embedded_mnist.py [--epochs 60] [--seeds 0 1 2] [--workers 3]
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def summary(values):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=50)
+    parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--workers", type=int, default=3, help="runs in parallel, one CPU thread each")
     parser.add_argument("--out", default="ssl_embedded_mnist")
