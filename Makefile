@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench bench-results clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,16 @@ demo: $(VENV)/.installed-digits
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q
 
+# Speed and memory benchmarks (train_step ~5 min, data_loading <1, memory ~5, dgflow_speed >5 under load on 2 cores); results in benchmarks/results/*.json.
+SPEED_BENCHMARKS := train_step data_loading memory dgflow_speed metrics_speed
+# Quality benchmarks: each trains models for tens of minutes to hours on 2 cores (see benchmarks/README.md).
+QUALITY_BENCHMARKS := dgflow_toy methods_embedded_mnist ssl_embedded_mnist
+
 bench: $(VENV)/.installed-dev
-	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for name in $(SPEED_BENCHMARKS); do echo "== benchmarks/$$name.py"; OMP_NUM_THREADS=1 $(BIN)/python benchmarks/$$name.py || exit 1; done
+
+bench-results: $(VENV)/.installed-dev
+	@for name in $(QUALITY_BENCHMARKS); do echo "== benchmarks/$$name.py"; $(BIN)/python benchmarks/$$name.py || exit 1; done
 
 clean:
 	rm -rf runs lightning_logs .pytest_cache

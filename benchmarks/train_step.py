@@ -1,38 +1,158 @@
 """Time per training iteration through ``Trainer.fit`` against a hand-written PyTorch loop.
 
+Two cases: a DCGAN 32x32 (batch 64, minimax D loss, non-saturating G loss) and the Improved-GAN
+MNIST MLP of ``configs/improved_gan/mnist_ssl.yaml`` (batch 100 unlabelled + 100 labelled; D:
+supervised + unsupervised K+1 loss; G: feature matching on the batch means of ``body.15``; Adam
+3e-3 (0.5, 0.999); the moving average of D's weights, rate 1e-4, kept after every D step).
+
 Both sides use the same networks (the zoo module's own, deep-copied before training), the same
 losses (``zoo.losses``), the same optimizers and the same in-memory batches; an iteration is one
-discriminator step and one generator step. The script also times the zoo with the generator EMA
-switched on, and reports the achieved FLOP rate of the hand-written step (counted with
-``torch.utils.flop_counter``) as a fraction of this machine's measured dense matmul rate.
+discriminator step and one generator step, timed from batch start to batch end (data loading is
+not counted on either side). The runs of the hand loop, the zoo, the zoo with the generator EMA
+(``ema_decay=0.999``) and the zoo with ``callbacks.HistoricalAveraging(weight=1e-3)`` are
+interleaved, so that a change of machine load hits them alike; each figure is the median over
+``repeats`` runs of the median iteration time of a run. Because the EMA and historical-averaging
+overheads are a few per cent of a step, below the run-to-run noise of a loaded machine, they are
+also timed directly: the EMA update and the historical-averaging hook alone, as a share of the
+zoo's step.
 
-    python benchmarks/train_step.py            # medians of 5 runs of 30 iterations each
+The FLOP rate of the hand-written step is counted with ``torch.utils.flop_counter`` (matmuls and
+convolutions, forward and backward) and compared with this machine's measured dense matmul rate.
+
+    python benchmarks/train_step.py            # medians of 3 runs of 20 iterations each, ~5 min
 """
 
 from __future__ import annotations
 
 import copy
+import logging
 import statistics
+import sys
 import time
-from typing import Callable, Dict, List
+from pathlib import Path
+from typing import Any, Callable, Dict, List
 
 import lightning as L
 import torch
 from rich.console import Console
 from rich.table import Table
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 
-import zoo
-from common import matmul_rate, save
-from zoo import losses
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-CASES: Dict[str, Callable[..., zoo.GANModule]] = {
-    "dcgan32_batch64": lambda **kw: zoo.GAN(img_shape=(3, 32, 32), latent_dim=100, generator="dcgan", discriminator="dcgan", **kw),
+import zoo  # noqa: E402
+from callbacks import HistoricalAveraging  # noqa: E402
+from common import matmul_rate, median_time, save  # noqa: E402
+from zoo import losses  # noqa: E402
+
+logging.getLogger("lightning").setLevel(logging.ERROR)
+HA_WEIGHT = 1e-3
+EMA_DECAY = 0.999
+
+
+# ---------------------------------------------------------------------------- the two cases
+def make_dcgan(**kw) -> zoo.GANModule:
+    return zoo.GAN(img_shape=(3, 32, 32), latent_dim=100, generator="dcgan", discriminator="dcgan", **kw)
+
+
+def make_improved(**kw) -> zoo.GANModule:
+    """The semi-supervised MNIST model of ``configs/improved_gan/mnist_ssl.yaml``."""
+    return zoo.ImprovedGAN(
+        img_shape=(1, 28, 28), num_classes=10, semi_supervised=True, unlabeled_weight=1.0,
+        generator_objective="feature_matching", feature_layer="body.15", feature_distance="l2",
+        generator_real="previous", d_ema_rate=1e-4, data_init=True, latent_dim=100,
+        latent={"name": "uniform", "low": 0.0, "high": 1.0}, generator="improved_mnist",
+        discriminator={"name": "improved_mnist", "input_noise": 0.6, "hidden_noise": 0.5},
+        g_width=500, lr_g=3e-3, lr_d=3e-3, betas=(0.5, 0.999), num_sample_images=100, **kw,
+    )
+
+
+def dcgan_batches(n: int, batch: int) -> List[Any]:
+    return [(torch.rand(batch, 3, 32, 32) * 2 - 1,) for _ in range(n)]
+
+
+def improved_batches(n: int, batch: int) -> List[Any]:
+    def one() -> Dict[str, Any]:
+        return {"labeled": (torch.rand(batch, 1, 28, 28) * 2 - 1, torch.randint(0, 10, (batch,))), "unlabeled": torch.rand(batch, 1, 28, 28) * 2 - 1}
+
+    return [one() for _ in range(n)]
+
+
+class DCGANHandStep:
+    """One D step (minimax loss) and one G step (non-saturating loss), written directly."""
+
+    def __init__(self, model: zoo.GANModule) -> None:
+        self.g, self.d = copy.deepcopy(model.generator), copy.deepcopy(model.discriminator)
+        hp = model.hparams
+        self.latent_dim = hp.latent_dim
+        self.opt_g = torch.optim.Adam(self.g.parameters(), lr=hp.lr_g, betas=tuple(hp.betas))
+        self.opt_d = torch.optim.Adam(self.d.parameters(), lr=hp.lr_d, betas=tuple(hp.betas))
+
+    def __call__(self, batch: Any) -> None:
+        (real,) = batch
+        g, d, n = self.g, self.d, real.shape[0]
+        with torch.no_grad():
+            fake = g(torch.randn(n, self.latent_dim))
+        loss_d = losses.minimax_loss_d(d(real), d(fake))
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+        d.requires_grad_(False)
+        loss_g = losses.nonsaturating_loss_g(d(g(torch.randn(n, self.latent_dim))))
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        d.requires_grad_(True)
+
+
+class ImprovedHandStep:
+    """The Improved-GAN semi-supervised step written directly: D on supervised + unsupervised K+1
+    loss, then the moving average of D's weights (one ``torch._foreach_lerp_``); G on feature
+    matching against the previous real batch's mean features of D's last hidden ReLU."""
+
+    def __init__(self, model: zoo.GANModule) -> None:
+        self.g, self.d = copy.deepcopy(model.generator), copy.deepcopy(model.discriminator)
+        self.d_avg = copy.deepcopy(self.d).requires_grad_(False)
+        self.features = self.d.body[:16]  # up to body.15, the last hidden ReLU
+        hp = model.hparams
+        self.latent_dim, self.rate = hp.latent_dim, hp.d_ema_rate
+        self.opt_g = torch.optim.Adam(self.g.parameters(), lr=hp.lr_g, betas=tuple(hp.betas))
+        self.opt_d = torch.optim.Adam(self.d.parameters(), lr=hp.lr_d, betas=tuple(hp.betas))
+        self.avg_tensors = list(self.d_avg.parameters()) + list(self.d_avg.buffers())
+        self.d_tensors = list(self.d.parameters()) + list(self.d.buffers())
+        self.previous = None
+
+    def __call__(self, batch: Any) -> None:
+        (x_lab, y_lab), x_unl = batch["labeled"], batch["unlabeled"]
+        g, d, n = self.g, self.d, x_unl.shape[0]
+        real_for_g = self.previous if self.previous is not None else x_unl
+        self.previous = x_unl
+        with torch.no_grad():
+            fake = g(torch.rand(n, self.latent_dim))
+        loss_d = losses.ssl_unsupervised_loss_d(d(x_unl), d(fake)) + losses.ssl_supervised_loss(d(x_lab), y_lab)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+        with torch.no_grad():
+            torch._foreach_lerp_(self.avg_tensors, self.d_tensors, self.rate)
+        d.requires_grad_(False)
+        with torch.no_grad():
+            real_features = self.features(real_for_g)
+        loss_g = losses.feature_matching_loss(real_features, self.features(g(torch.rand(n, self.latent_dim))), "l2")
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        d.requires_grad_(True)
+
+
+CASES: Dict[str, Dict[str, Any]] = {
+    "dcgan32_batch64": {"make": make_dcgan, "batches": dcgan_batches, "hand": DCGANHandStep, "batch": 64},
+    "improved_mnist_mlp_batch100": {"make": make_improved, "batches": improved_batches, "hand": ImprovedHandStep, "batch": 100},
 }
-BATCH = {"dcgan32_batch64": 64}
 
 
+# ---------------------------------------------------------------------------- timing
 class IterationTimer(L.Callback):
     """Wall time of each training iteration (batch start to batch end)."""
 
@@ -46,89 +166,94 @@ class IterationTimer(L.Callback):
         self.times.append(time.perf_counter() - self._start)
 
 
-def zoo_iteration_time(make: Callable[..., zoo.GANModule], data: torch.Tensor, batch: int, iterations: int, **options) -> float:
-    model = make(**options)
+def zoo_run(case: Dict[str, Any], batches: List[Any], callbacks=(), **options) -> float:
+    """Median iteration time of one ``Trainer.fit`` over ``batches`` (the first 3 iterations warm up)."""
+    model = case["make"](**options)
     timer = IterationTimer()
     trainer = L.Trainer(
-        max_steps=2 * iterations, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-        enable_model_summary=False, callbacks=[timer], accelerator="cpu", devices=1,
+        max_steps=2 * len(batches), max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, callbacks=[timer, *callbacks], accelerator="cpu", devices=1,
     )
-    trainer.fit(model, DataLoader(TensorDataset(data), batch_size=batch, shuffle=True, drop_last=True))
-    return statistics.median(timer.times[2:])  # the first iterations warm up
+    trainer.fit(model, DataLoader(batches, batch_size=None))
+    return statistics.median(timer.times[3:])
 
 
-def hand_iteration_time(make: Callable[..., zoo.GANModule], data: torch.Tensor, batch: int, iterations: int) -> float:
-    """The same training iteration written directly in PyTorch."""
-    model = make()
-    generator, discriminator = copy.deepcopy(model.generator), copy.deepcopy(model.discriminator)
-    hp = model.hparams
-    opt_g = torch.optim.Adam(generator.parameters(), lr=hp.lr_g, betas=tuple(hp.betas))
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=hp.lr_d, betas=tuple(hp.betas))
-    loader = DataLoader(TensorDataset(data), batch_size=batch, shuffle=True, drop_last=True)
+def hand_run(case: Dict[str, Any], batches: List[Any]) -> float:
+    step = case["hand"](case["make"]())
     times = []
-    for (real,) in loader:
+    for batch in DataLoader(batches, batch_size=None):
         start = time.perf_counter()
-        hand_step(generator, discriminator, opt_g, opt_d, real, hp.latent_dim)
+        step(batch)
         times.append(time.perf_counter() - start)
-        if len(times) == iterations:
-            break
-    return statistics.median(times[2:])
+    return statistics.median(times[3:])
 
 
-def hand_step(generator, discriminator, opt_g, opt_d, real, latent_dim) -> None:
-    with torch.no_grad():
-        fake = generator(torch.randn(real.shape[0], latent_dim))
-    loss_d = losses.minimax_loss_d(discriminator(real), discriminator(fake))
-    opt_d.zero_grad(set_to_none=True)
-    loss_d.backward()
-    opt_d.step()
-    for p in discriminator.parameters():
-        p.requires_grad_(False)
-    loss_g = losses.nonsaturating_loss_g(discriminator(generator(torch.randn(real.shape[0], latent_dim))))
-    opt_g.zero_grad(set_to_none=True)
-    loss_g.backward()
-    opt_g.step()
-    for p in discriminator.parameters():
-        p.requires_grad_(True)
-
-
-def step_flops(make, data, batch) -> int:
-    model = make()
-    opt_g = torch.optim.Adam(model.generator.parameters())
-    opt_d = torch.optim.Adam(model.discriminator.parameters())
+def step_flops(case: Dict[str, Any], batch: Any) -> int:
+    step = case["hand"](case["make"]())
     with FlopCounterMode(display=False) as counter:
-        hand_step(model.generator, model.discriminator, opt_g, opt_d, data[:batch], model.hparams.latent_dim)
+        step(batch)
     return counter.get_total_flops()
 
 
-def main(repeats: int = 5, iterations: int = 30) -> None:
+def direct_overheads(case: Dict[str, Any], batches: List[Any]) -> Dict[str, float]:
+    """Seconds of one generator-EMA update and of the historical-averaging hook on both optimizers."""
+    model = case["make"](ema_decay=EMA_DECAY)
+    trainer = L.Trainer(max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, accelerator="cpu", devices=1)
+    trainer.fit(model, DataLoader(batches[:1], batch_size=None))  # real optimizers with state
+    ema = median_time(lambda: model.generator_ema.update_parameters(model.generator), repeats=200, warmup=5)["median_s"]
+    history = HistoricalAveraging(weight=HA_WEIGHT)
+    history.setup(trainer, model, "fit")
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)
+    optimizers = trainer.optimizers
+
+    def hook() -> None:
+        for optimizer in optimizers:
+            history.on_before_optimizer_step(trainer, model, optimizer)
+
+    ha = median_time(hook, repeats=200, warmup=5)["median_s"]
+    return {"ema_update_s": ema, "historical_averaging_s": ha}
+
+
+def main(repeats: int = 3, iterations: int = 20) -> None:
     torch.manual_seed(0)
     peak = matmul_rate()
-    results = {"matmul_gflops": peak, "iterations_per_run": iterations, "repeats": repeats, "cases": {}}
-    table = Table(title=f"training iteration, median of {repeats} runs x {iterations} iterations (ms)")
-    for column in ("case", "hand loop", "zoo", "zoo + EMA", "speed ratio (hand/zoo)", "EMA overhead", "hand GFLOP/s", "of matmul peak"):
+    results: Dict[str, Any] = {"matmul_gflops": peak, "iterations_per_run": iterations, "repeats": repeats,
+                               "ema_decay": EMA_DECAY, "historical_averaging_weight": HA_WEIGHT, "cases": {}}
+    table = Table(title=f"training iteration, median of {repeats} interleaved runs x {iterations} iterations (ms)")
+    for column in ("case", "hand loop", "zoo", "zoo speed / hand", "zoo + EMA", "zoo + HA", "EMA (direct)", "HA (direct)", "hand GFLOP/s", "of matmul rate"):
         table.add_column(column)
-    for name, make in CASES.items():
-        batch = BATCH[name]
-        shape = make().img_shape
-        data = torch.rand(batch * (iterations + 2), *shape) * 2 - 1
-        hand = statistics.median(hand_iteration_time(make, data, batch, iterations) for _ in range(repeats))
-        plain = statistics.median(zoo_iteration_time(make, data, batch, iterations) for _ in range(repeats))
-        ema = statistics.median(zoo_iteration_time(make, data, batch, iterations, ema_decay=0.999) for _ in range(repeats))
-        flops = step_flops(make, data, batch)
+    for name, case in CASES.items():
+        batches = case["batches"](iterations, case["batch"])
+        runs: Dict[str, List[float]] = {"hand": [], "zoo": [], "ema": [], "ha": []}
+        for _ in range(repeats):
+            runs["hand"].append(hand_run(case, batches))
+            runs["zoo"].append(zoo_run(case, batches))
+            runs["ema"].append(zoo_run(case, batches, ema_decay=EMA_DECAY))
+            runs["ha"].append(zoo_run(case, batches, callbacks=[HistoricalAveraging(weight=HA_WEIGHT)]))
+        hand, plain, ema, ha = (statistics.median(runs[k]) for k in ("hand", "zoo", "ema", "ha"))
+        direct = direct_overheads(case, batches)
+        flops = step_flops(case, batches[0])
         rate = flops / hand / 1e9
-        results["cases"][name] = {
-            "batch": batch, "hand_ms": hand * 1e3, "zoo_ms": plain * 1e3, "zoo_ema_ms": ema * 1e3,
-            "speed_ratio_hand_over_zoo": hand / plain, "ema_overhead": ema / plain - 1,
-            "flops_per_iteration": flops, "hand_gflops": rate, "fraction_of_matmul_peak": rate / peak,
+        r = results["cases"][name] = {
+            "batch": case["batch"], "hand_ms": hand * 1e3, "zoo_ms": plain * 1e3, "zoo_ema_ms": ema * 1e3, "zoo_ha_ms": ha * 1e3,
+            "zoo_speed_over_hand": hand / plain,
+            "ema_overhead": ema / plain - 1, "ha_overhead": ha / plain - 1,
+            "ema_update_ms": direct["ema_update_s"] * 1e3, "ema_overhead_direct": direct["ema_update_s"] / plain,
+            "ha_hook_ms": direct["historical_averaging_s"] * 1e3, "ha_overhead_direct": direct["historical_averaging_s"] / plain,
+            "flops_per_iteration": flops, "hand_gflops": rate, "fraction_of_matmul_rate": rate / peak,
+            "runs_ms": {k: [t * 1e3 for t in v] for k, v in runs.items()},
         }
-        r = results["cases"][name]
-        table.add_row(name, f"{r['hand_ms']:.1f}", f"{r['zoo_ms']:.1f}", f"{r['zoo_ema_ms']:.1f}", f"{r['speed_ratio_hand_over_zoo']:.3f}",
-                      f"{100 * r['ema_overhead']:+.1f} %", f"{rate:.1f}", f"{100 * r['fraction_of_matmul_peak']:.0f} %")
+        table.add_row(name, f"{r['hand_ms']:.1f}", f"{r['zoo_ms']:.1f}", f"{r['zoo_speed_over_hand']:.3f}",
+                      f"{r['zoo_ema_ms']:.1f} ({100 * r['ema_overhead']:+.1f} %)", f"{r['zoo_ha_ms']:.1f} ({100 * r['ha_overhead']:+.1f} %)",
+                      f"{100 * r['ema_overhead_direct']:.1f} %", f"{100 * r['ha_overhead_direct']:.1f} %",
+                      f"{rate:.1f}", f"{100 * r['fraction_of_matmul_rate']:.0f} %")
     path = save("train_step", results)
-    Console().print(table)
+    Console(width=200).print(table)
     print(f"dense matmul rate of this machine: {peak:.1f} GFLOP/s; saved {path}")
 
 
 if __name__ == "__main__":
-    main()
+    args = sys.argv[1:]
+    main(*(int(a) for a in args))

@@ -52,20 +52,29 @@ class HistoricalAveraging(L.Callback):
     def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule, optimizer: torch.optim.Optimizer) -> None:
         if not self._names:
             self._names = {id(p): name for name, p in pl_module.named_parameters()}
+        # Parameters that share a step count (all of one optimizer, normally) are updated together
+        # with foreach ops: one kernel launch per operation for the whole group instead of per tensor.
+        groups: Dict[int, list] = {}
         for group in optimizer.param_groups:
             for param in group["params"]:
                 name = self._names.get(id(param))
                 if name is None or not param.requires_grad:
                     continue
                 count = self.counts.get(name, 0) + 1
+                self.counts[name] = count
                 mean = self.means.get(name)
-                mean = param.detach().clone() if mean is None else mean.to(param.device).add_(param.detach() - mean.to(param.device), alpha=1.0 / count)
-                self.means[name], self.counts[name] = mean, count
-                penalty_grad = (param.detach() - mean).mul_(2.0 * self.weight)
+                if mean is None:
+                    self.means[name] = param.detach().clone()
+                elif mean.device != param.device:
+                    self.means[name] = mean.to(param.device)
                 if param.grad is None:
-                    param.grad = penalty_grad
-                else:
-                    param.grad.add_(penalty_grad)
+                    param.grad = torch.zeros_like(param)
+                groups.setdefault(count, []).append((param.detach(), self.means[name], param.grad))
+        for count, members in groups.items():
+            params, means, grads = (list(t) for t in zip(*members))
+            if count > 1:  # mean_t = mean_{t-1} + (theta_t - mean_{t-1}) / t
+                torch._foreach_lerp_(means, params, 1.0 / count)
+            torch._foreach_add_(grads, torch._foreach_sub(params, means), alpha=2.0 * self.weight)
 
     def state_dict(self) -> Dict[str, Any]:
         return {"weight": self.weight, "counts": dict(self.counts), "means": {k: v.detach().cpu() for k, v in self.means.items()}}

@@ -22,6 +22,7 @@ counts every optimizer step of both networks; :attr:`GANModule.d_step_count` and
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple
@@ -29,6 +30,8 @@ from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple
 import lightning as L
 import torch
 from torch import Tensor, nn
+from torch.nn.utils import parametrize
+from torch.nn.utils.parametrizations import _WeightNorm
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from zoo.checkpoint import CHECKPOINT_KEY, read_checkpoint
@@ -158,6 +161,10 @@ class GANModule(L.LightningModule):
         self.d_step_count = 0
         self.g_step_count = 0
         self._critic_steps_done = 0
+        self.logging_step = True  # whether the current training batch logs its metrics
+        self._first_d_step = 0
+        self._last_g_loss: Optional[Tensor] = None
+        self._cache_parametrizations: Optional[bool] = None
 
     # ------------------------------------------------------------------ construction hooks
     def _check_hyperparameters(self) -> None:
@@ -216,15 +223,52 @@ class GANModule(L.LightningModule):
     # ------------------------------------------------------------------ the loop
     def training_step(self, batch: Any, batch_idx: int) -> None:
         batch = as_gan_batch(batch)
+        self.logging_step = self._is_logging_step()
         opt_g, opt_d = self.optimizers()
         d_loss = self.discriminator_step(batch, opt_d)
-        self.log("train/d_loss", d_loss, prog_bar=True)
+        self.log_train("train/d_loss", d_loss, prog_bar=True)
         self._critic_steps_done += 1
         if self._critic_steps_done >= self.critic_steps():
             self._critic_steps_done = 0
             for _ in range(self.hparams.g_steps):
                 g_loss = self.generator_step(batch, opt_g)
-            self.log("train/g_loss", g_loss, prog_bar=True)
+            self._last_g_loss = g_loss
+        if self._last_g_loss is not None:
+            self.log_train("train/g_loss", self._last_g_loss, prog_bar=True)
+
+    def _is_logging_step(self) -> bool:
+        """Whether this training batch's metrics reach the loggers: every ``log_every_n_steps``-th
+        batch (as Lightning decides), the first batch of a fit and the last batch of an epoch."""
+        trainer = self._trainer
+        if trainer is None or self.d_step_count == self._first_d_step or trainer.is_last_batch:
+            return True
+        try:
+            return bool(trainer._logger_connector.should_update_logs)
+        except AttributeError:  # another Lightning version: log every step, as before
+            return True
+
+    def log_train(self, name: str, value: Any, **kwargs: Any) -> None:
+        """``self.log`` for training metrics, called only on :attr:`logging_step` batches.
+
+        ``self.log`` costs a few milliseconds of Python per call, and Lightning only writes step
+        metrics every ``log_every_n_steps`` batches, so the other batches skip it. Methods compute
+        metrics that are only logged (accuracies, distances) under ``if self.logging_step``.
+        """
+        if self.logging_step:
+            self.log(name, value, **kwargs)
+
+    def _parametrization_cache(self):
+        """``torch.nn.utils.parametrize.cached()`` when every parametrized weight is a weight norm.
+
+        A weight-normalised layer recomputes ``g * v / ||v||`` at every forward; a step that runs D
+        on several batches (real, fake, labelled) computes it once per step in the cache, with
+        the same values and gradients. Spectral norm is left uncached: its power iteration runs
+        once per forward in training mode, and caching would change how often it runs.
+        """
+        if self._cache_parametrizations is None:
+            found = [p for m in self.modules() if parametrize.is_parametrized(m) for plist in m.parametrizations.values() for p in plist]
+            self._cache_parametrizations = bool(found) and all(isinstance(p, _WeightNorm) for p in found)
+        return parametrize.cached() if self._cache_parametrizations else nullcontext()
 
     def discriminator_step(self, batch: GANBatch, optimizer) -> Tensor:
         """One discriminator update on fresh latents; G is frozen and its output detached."""
@@ -232,7 +276,8 @@ class GANModule(L.LightningModule):
             with torch.no_grad():
                 labels = self.sample_fake_labels(batch.size, batch)
                 fake = self.generate(self.sample_latent(batch.size), labels)
-            loss = self.discriminator_loss(batch, fake)
+            with self._parametrization_cache():
+                loss = self.discriminator_loss(batch, fake)
             self._check_finite(loss, "discriminator", self.d_step_count)
             optimizer.zero_grad(set_to_none=True)
             self.manual_backward(loss)
@@ -244,8 +289,9 @@ class GANModule(L.LightningModule):
         """One generator update; the latent prior's regulariser (if any) is added to the loss."""
         with self.toggled_optimizer(optimizer):
             labels = self.sample_fake_labels(batch.size, batch)
-            fake = self.generate(self.sample_latent(batch.size), labels)
-            loss = self.generator_loss(batch, fake)
+            with self._parametrization_cache():
+                fake = self.generate(self.sample_latent(batch.size), labels)
+                loss = self.generator_loss(batch, fake)
             penalty = self.latent.regularizer()
             if penalty is not None:
                 loss = loss + penalty
@@ -423,6 +469,7 @@ class GANModule(L.LightningModule):
         self.d_step_count = int(state.get("d_step_count", 0))
         self.g_step_count = int(state.get("g_step_count", 0))
         self._critic_steps_done = int(state.get("critic_steps_done", 0))
+        self._first_d_step = self.d_step_count
         # Random-number states make a resumed fit continue exactly (same latents, same shuffles).
         # Only when resuming a fit: loading a module for inference must not reset the global RNG.
         if "rng" in state and self._trainer is not None and self.trainer.state.fn == "fit":
@@ -431,6 +478,7 @@ class GANModule(L.LightningModule):
 
     def setup(self, stage: str) -> None:
         if stage == "fit":
+            self._first_d_step = self.d_step_count
             self._offset_rng_by_rank()
 
     def _offset_rng_by_rank(self) -> None:

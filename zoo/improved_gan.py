@@ -127,7 +127,7 @@ class ImprovedGAN(GANModule):
             x, y = batch.labeled
             logits = self.discriminator(x)
             supervised = losses.ssl_supervised_loss(logits, y)
-            if self.training:
+            if self.training and self.logging_step:
                 self.log("train/supervised_loss", supervised)
                 self.log("train/error", (logits.argmax(dim=1) != y).float().mean())
             loss = loss + supervised

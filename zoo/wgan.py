@@ -122,10 +122,10 @@ class WGAN(GANModule):
         """
         loss = losses.wasserstein_loss_d(self.discriminator(batch.real), self.discriminator(fake))
         if self.training:
-            self.log("train/wasserstein", -loss.detach())
+            self.log_train("train/wasserstein", -loss.detach())
         if self.penalty == "gp" and torch.is_grad_enabled():
             gp = penalties.gradient_penalty(self.discriminator, penalties.interpolate(batch.real, fake))
-            self.log("train/gradient_penalty", gp.detach())
+            self.log_train("train/gradient_penalty", gp.detach())
             loss = loss + self.hparams.gp_weight * gp
         return loss
 
