@@ -67,7 +67,7 @@ def test_signal_writes_a_checkpoint_and_exits_cleanly(sig, code, tmp_path):
     process = start_fit(tmp_path, "--trainer.max_epochs", "10000")
     wait_for_first_checkpoint(tmp_path, process)
     process.send_signal(sig)
-    _, err = process.communicate(timeout=120)
+    _, err = process.communicate(timeout=300)
     assert process.returncode == code, err[-2000:]
     saved = list(tmp_path.rglob("interrupted.ckpt"))
     assert len(saved) == 1
