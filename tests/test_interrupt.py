@@ -47,7 +47,13 @@ def test_non_finite_loss_stops_before_the_update_and_keeps_the_last_checkpoint(t
 def start_fit(root: Path, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
     args = [sys.executable, "-m", "zoo.cli", "fit", "--config", QUICKSTART, "--trainer.default_root_dir", str(root), *TINY, *extra]
-    return subprocess.Popen(args, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # As in a terminal, Ctrl-C must reach the fit: a shell that runs the tests in the background
+    # starts them with SIGINT ignored, and the child would inherit that.
+    return subprocess.Popen(args, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for_first_checkpoint(root: Path, process: subprocess.Popen, timeout: float = 120.0) -> None:
