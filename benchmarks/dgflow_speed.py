@@ -2,17 +2,18 @@
 
 ``zoo.refine`` against a plain reference loop written here (the algorithm in a few lines, as in
 the official code but with G and D in eval mode), on the same latents, at batch sizes 64..1024.
-Each (implementation, batch size) runs in a fresh process so that its peak resident memory
-(``ru_maxrss`` above the process's level before refining) is its own.
+Throughput is timed in one process, the two implementations in alternation (median of 5), so that
+machine load hits both alike; peak resident memory (the kernel's high-water mark above the resident level
+after building) is measured in a fresh process for each (implementation, batch size).
 
     python benchmarks/dgflow_speed.py
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import multiprocessing as mp
-import resource
 import statistics
 import sys
 import time
@@ -25,7 +26,7 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 BATCH_SIZES = (64, 128, 256, 512, 1024)
-STEPS, ETA, GAMMA, REPEATS = 5, 0.1, 0.01, 3
+STEPS, ETA, GAMMA, REPEATS = 5, 0.1, 0.01, 5
 
 
 def reference_refine(generator, discriminator, z, steps=STEPS, eta=ETA, gamma=GAMMA):
@@ -38,38 +39,71 @@ def reference_refine(generator, discriminator, z, steps=STEPS, eta=ETA, gamma=GA
     return z.detach()
 
 
-def measure(implementation: str, batch: int, queue) -> None:
+def build(batch: int):
+    """The DCGAN 32x32 pair in eval mode, the reference's frozen copy and ``batch`` starting latents."""
     import zoo
-    from zoo.refine import refine
 
     torch.manual_seed(0)
     model = zoo.GAN(img_shape=(3, 32, 32), latent_dim=128)
     model.eval()
-    z0 = torch.randn(batch, 128)
+    return model, torch.randn(batch, 128)
+
+
+def runner(implementation: str, model, z0):
+    from zoo.refine import refine
+
     if implementation == "zoo":
-        run = lambda: refine(model, z0, steps=STEPS, eta=ETA, gamma=GAMMA)  # noqa: E731
-    else:
-        model.requires_grad_(False)
-        run = lambda: reference_refine(model.generator, model.discriminator, z0)  # noqa: E731
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    run()  # warm-up, also sets the memory peak
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
-    times = []
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    queue.put({"latents_per_s": batch / statistics.median(times), "peak_mb": peak_kb / 1024})
+        return lambda: refine(model, z0, steps=STEPS, eta=ETA, gamma=GAMMA)
+    # The reference gets frozen copies, as the official code's nets would be (zoo.refine freezes its own).
+    generator, discriminator = (copy.deepcopy(net).requires_grad_(False) for net in (model.generator, model.discriminator))
+    return lambda: reference_refine(generator, discriminator, z0)
 
 
-def run_isolated(implementation: str, batch: int) -> dict:
+def _status_kb(field: str) -> int:
+    """A ``VmRSS`` / ``VmHWM`` line of ``/proc/self/status``, in kB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def measure_memory(implementation: str, batch: int, queue) -> None:
+    """Peak resident memory of one refinement above the resident level after building (fresh process).
+
+    The kernel's high-water mark is reset just before refining (``/proc/self/clear_refs``), so the
+    peak is the refinement's own, not that of importing torch.
+    """
+    model, z0 = build(batch)
+    run = runner(implementation, model, z0)
+    resident = _status_kb("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")
+    run()
+    queue.put((_status_kb("VmHWM") - resident) / 1024)
+
+
+def peak_mb(implementation: str, batch: int) -> float:
     context = mp.get_context("spawn")
     queue = context.Queue()
-    process = context.Process(target=measure, args=(implementation, batch, queue))
+    process = context.Process(target=measure_memory, args=(implementation, batch, queue))
     process.start()
     result = queue.get()
     process.join()
     return result
+
+
+def throughput(batch: int) -> dict:
+    """Latents/s of both implementations, timed in alternation in this process (load hits both alike)."""
+    model, z0 = build(batch)
+    runs = {"zoo": runner("zoo", model, z0), "reference": runner("reference", model, z0)}
+    for run in runs.values():
+        run()  # warm-up
+    times = {name: [] for name in runs}
+    for _ in range(REPEATS):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return {name: batch / statistics.median(values) for name, values in times.items()}
 
 
 def main() -> None:
@@ -80,7 +114,9 @@ def main() -> None:
     for column in ("batch", "zoo latents/s", "reference latents/s", "ratio zoo/ref", "zoo peak MB", "reference peak MB"):
         table.add_column(column)
     for batch in BATCH_SIZES:
-        ours, reference = run_isolated("zoo", batch), run_isolated("reference", batch)
+        rate = throughput(batch)
+        ours = {"latents_per_s": rate["zoo"], "peak_mb": peak_mb("zoo", batch)}
+        reference = {"latents_per_s": rate["reference"], "peak_mb": peak_mb("reference", batch)}
         rows[batch] = {"zoo": ours, "reference": reference, "ratio": ours["latents_per_s"] / reference["latents_per_s"]}
         table.add_row(str(batch), f"{ours['latents_per_s']:.0f}", f"{reference['latents_per_s']:.0f}", f"{rows[batch]['ratio']:.2f}",
                       f"{ours['peak_mb']:.0f}", f"{reference['peak_mb']:.0f}")
