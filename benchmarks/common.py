@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List
 
+import lightning as L
 import torch
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -52,3 +53,16 @@ def save(name: str, payload: Dict[str, Any]) -> Path:
     payload = {"benchmark": name, "date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(), **payload}
     path.write_text(json.dumps(payload, indent=2))
     return path
+
+
+class IterationTimer(L.Callback):
+    """Wall time of every training iteration through ``Trainer.fit`` (batch start to batch end)."""
+
+    def __init__(self) -> None:
+        self.times: List[float] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.times.append(time.perf_counter() - self._start)

@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import zoo  # noqa: E402
 from callbacks.sample_grid import SampleGrid, samples_to_grid  # noqa: E402
-from common import RESULTS, save  # noqa: E402
+from common import RESULTS, IterationTimer, save  # noqa: E402
 from datamodules import EmbeddedMNISTDataModule  # noqa: E402
 from zoo.metrics import ClassifierNetwork, compute_metrics, extract_features  # noqa: E402
 
@@ -83,19 +83,6 @@ METHODS: Dict[str, Method] = {
         data=LIMITED,
     ),
 }
-
-
-class IterationTimer(L.Callback):
-    """Wall time of every training iteration (batch start to batch end)."""
-
-    def __init__(self) -> None:
-        self.times: List[float] = []
-
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        self._start = time.perf_counter()
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self.times.append(time.perf_counter() - self._start)
 
 
 def trainer(max_epochs: int, callbacks=()) -> L.Trainer:

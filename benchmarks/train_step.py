@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import zoo  # noqa: E402
 from callbacks import HistoricalAveraging  # noqa: E402
-from common import matmul_rate, median_time, save  # noqa: E402
+from common import IterationTimer, matmul_rate, median_time, save  # noqa: E402
 from zoo import losses  # noqa: E402
 
 logging.getLogger("lightning").setLevel(logging.ERROR)
@@ -153,19 +153,6 @@ CASES: Dict[str, Dict[str, Any]] = {
 
 
 # ---------------------------------------------------------------------------- timing
-class IterationTimer(L.Callback):
-    """Wall time of each training iteration (batch start to batch end)."""
-
-    def __init__(self) -> None:
-        self.times: List[float] = []
-
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        self._start = time.perf_counter()
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self.times.append(time.perf_counter() - self._start)
-
-
 def zoo_run(case: Dict[str, Any], batches: List[Any], callbacks=(), **options) -> float:
     """Median iteration time of one ``Trainer.fit`` over ``batches`` (the first 3 iterations warm up)."""
     model = case["make"](**options)

@@ -1,5 +1,7 @@
 """Shared test helpers: tiny models and in-memory data."""
 
+from pathlib import Path
+
 import lightning as L
 import pytest
 import torch
@@ -24,3 +26,19 @@ def quiet_trainer(**kwargs) -> L.Trainer:
 @pytest.fixture
 def tiny_gan_kwargs():
     return dict(img_shape=(1, 28, 28), latent_dim=8, g_width=8, d_width=8, num_sample_images=4)
+
+
+#: Tiny widths for command-line fits in tests.
+TINY_CLI = ["--model.init_args.g_width", "8", "--model.init_args.d_width", "8", "--model.init_args.latent_dim", "8"]
+
+
+def short_cli_fit(config, root, *extra: str, limit_per_class: int = 8, batch_size: int = 16) -> dict:
+    """One epoch of ``zoo fit --config config`` on a few embedded digits with tiny nets; the saved ``last.ckpt``."""
+    from zoo.cli import main
+
+    code = main([
+        "fit", "--config", str(config), "--trainer.max_epochs", "1", "--trainer.default_root_dir", str(root),
+        "--data.init_args.limit_per_class", str(limit_per_class), "--data.init_args.batch_size", str(batch_size), *TINY_CLI, *extra,
+    ])
+    assert code == 0
+    return torch.load(next(Path(root).rglob("last.ckpt")), weights_only=True)

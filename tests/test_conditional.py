@@ -13,7 +13,7 @@ from zoo.errors import ZooError
 from zoo.nets.conditional import CBNGenerator, ConcatDiscriminator, ProjectionDiscriminator
 from zoo.refine import refine
 
-from conftest import quiet_trainer, tiny_loader
+from conftest import quiet_trainer, short_cli_fit, tiny_loader
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(img_shape=(1, 28, 28), latent_dim=8, g_width=8, d_width=8, num_sample_images=4, num_classes=10)
@@ -162,14 +162,8 @@ def test_configs_parse(config, capsys):
     assert "zoo.ConditionalGAN" in capsys.readouterr().out
 
 
-def test_short_cli_fit(tmp_path, capsys):
-    code = main([
-        "fit", "--config", str(ROOT / "configs" / "cgan" / "embedded_mnist_projection.yaml"), "--trainer.max_epochs", "1",
-        "--trainer.default_root_dir", str(tmp_path), "--data.init_args.limit_per_class", "2", "--data.init_args.batch_size", "10",
-        "--model.init_args.g_width", "8", "--model.init_args.d_width", "8", "--model.init_args.latent_dim", "8",
-    ])
-    assert code in (0, None), capsys.readouterr().err
+def test_short_cli_fit(tmp_path):
+    checkpoint = short_cli_fit(ROOT / "configs" / "cgan" / "embedded_mnist_projection.yaml", tmp_path, limit_per_class=2, batch_size=10)
     assert next(tmp_path.rglob("samples/last.png")).read_bytes()[:4] == b"\x89PNG"
-    checkpoint = torch.load(next(tmp_path.rglob("last.ckpt")), weights_only=True)
     assert checkpoint["zoo"]["class_path"] == "zoo.ConditionalGAN" and checkpoint["hyper_parameters"]["num_classes"] == 10
     assert checkpoint["hyper_parameters"]["conditioning"] == "projection"

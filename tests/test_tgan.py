@@ -17,7 +17,7 @@ from zoo.cli import main
 from zoo.errors import ZooError
 from zoo.nets import PairCritic
 
-from conftest import quiet_trainer, tiny_loader
+from conftest import quiet_trainer, short_cli_fit, tiny_loader
 
 TINY = dict(img_shape=(1, 28, 28), latent_dim=8, g_width=8, d_width=8, num_sample_images=4, embed_dim=8, critic_hidden=16)
 
@@ -164,14 +164,7 @@ def test_config_parses(config, capsys):
 @pytest.mark.parametrize("config", ["embedded_mnist_tsgan", "embedded_mnist_twgan"])
 def test_short_cli_fit(config, tmp_path):
     path = Path(__file__).resolve().parents[1] / "configs" / "tgan" / f"{config}.yaml"
-    tiny = ["--model.init_args.g_width", "8", "--model.init_args.d_width", "8", "--model.init_args.latent_dim", "8",
-            "--model.init_args.embed_dim", "8", "--model.init_args.critic_hidden", "8"]
-    code = main([
-        "fit", "--config", str(path), "--trainer.max_epochs", "1", "--trainer.default_root_dir", str(tmp_path),
-        "--trainer.logger", "false", "--data.init_args.limit_per_class", "8", "--data.init_args.batch_size", "16", *tiny,
-    ])
-    assert code == 0
-    checkpoint = torch.load(next(tmp_path.rglob("last.ckpt")), weights_only=True)
+    checkpoint = short_cli_fit(path, tmp_path, "--trainer.logger", "false", "--model.init_args.embed_dim", "8", "--model.init_args.critic_hidden", "8")
     assert checkpoint["zoo"]["class_path"] == "zoo.TGAN"
     assert (checkpoint["zoo"]["d_step_count"], checkpoint["zoo"]["g_step_count"]) == (5, 10)
     assert checkpoint["hyper_parameters"]["loss"] == config[-4:]

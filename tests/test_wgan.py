@@ -13,7 +13,7 @@ from zoo.errors import ZooError
 from zoo.cli import main
 from zoo.nets import MLPGenerator
 
-from conftest import quiet_trainer, tiny_loader
+from conftest import quiet_trainer, short_cli_fit, tiny_loader
 
 TINY = dict(img_shape=(1, 28, 28), latent_dim=8, g_width=8, d_width=8, num_sample_images=4)
 
@@ -181,13 +181,7 @@ def test_config_parses(config, capsys):
 @pytest.mark.parametrize("config", ["embedded_mnist", "embedded_mnist_gp"])
 def test_short_cli_fit(config, tmp_path):
     path = Path(__file__).resolve().parents[1] / "configs" / "wgan" / f"{config}.yaml"
-    tiny = ["--model.init_args.g_width", "8", "--model.init_args.d_width", "8", "--model.init_args.latent_dim", "8"]
-    code = main([
-        "fit", "--config", str(path), "--trainer.max_epochs", "1", "--trainer.default_root_dir", str(tmp_path),
-        "--trainer.logger", "false", "--data.init_args.limit_per_class", "8", "--data.init_args.batch_size", "16", *tiny,
-    ])
-    assert code == 0
-    checkpoint = torch.load(next(tmp_path.rglob("last.ckpt")), weights_only=True)
+    checkpoint = short_cli_fit(path, tmp_path, "--trainer.logger", "false")
     assert checkpoint["zoo"]["class_path"] == "zoo.WGAN"
     assert (checkpoint["zoo"]["d_step_count"], checkpoint["zoo"]["g_step_count"]) == (5, 1)  # 80 digits / 16, n_critic 5
     assert checkpoint["hyper_parameters"]["penalty"] == ("gp" if config.endswith("_gp") else None)
