@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from common import median_time, save
-from datamodules import EmbeddedMNISTDataModule
+from zoo.datamodules import EmbeddedMNISTDataModule
 
 
 def main(batch_size: int = 100, repeats: int = 5) -> None:

@@ -37,10 +37,10 @@ from torchvision.utils import make_grid, save_image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import zoo  # noqa: E402
-from callbacks.sample_grid import scatter_image  # noqa: E402
+from zoo.callbacks.sample_grid import scatter_image  # noqa: E402
 from common import RESULTS, save  # noqa: E402
-from datamodules import ToyDataModule  # noqa: E402
-from datamodules.toy_data import GRID_DIVISOR, GRID_STD, ROLL_DIVISOR, ROLL_NOISE, grid_centers  # noqa: E402
+from zoo.datamodules import ToyDataModule  # noqa: E402
+from zoo.datamodules.toy_data import GRID_DIVISOR, GRID_STD, ROLL_DIVISOR, ROLL_NOISE, grid_centers  # noqa: E402
 from zoo.refine import refine  # noqa: E402
 
 NUM_LATENTS, MIN_PER_MODE, LATENT_SEED = 5000, 20, 123

@@ -43,9 +43,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import zoo  # noqa: E402
-from callbacks.sample_grid import SampleGrid, samples_to_grid  # noqa: E402
+from zoo.callbacks.sample_grid import SampleGrid, samples_to_grid  # noqa: E402
 from common import RESULTS, IterationTimer, save  # noqa: E402
-from datamodules import EmbeddedMNISTDataModule  # noqa: E402
+from zoo.datamodules import EmbeddedMNISTDataModule  # noqa: E402
 from zoo.metrics import ClassifierNetwork, compute_metrics, extract_features  # noqa: E402
 
 COMMON: Dict[str, Any] = dict(latent_dim=64, g_width=32, d_width=32, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), num_sample_images=100)

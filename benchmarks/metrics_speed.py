@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import zoo  # noqa: E402
-from datamodules import EmbeddedMNISTDataModule  # noqa: E402
+from zoo.datamodules import EmbeddedMNISTDataModule  # noqa: E402
 from zoo.metrics import ClassifierNetwork, MetricSettings, compute_metrics, extract_features  # noqa: E402
 
 NUM_SAMPLES, BATCH = 10_000, 500

@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 import zoo
-from datamodules import EmbeddedMNISTDataModule
+from zoo.datamodules import EmbeddedMNISTDataModule
 from zoo.hub import PACKAGE_TABLE, PACKAGE_WEIGHTS, export
 from zoo.metrics import ClassifierNetwork, compute_metrics, extract_features
 from zoo.metrics.evaluate import MetricSettings

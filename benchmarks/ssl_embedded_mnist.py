@@ -83,7 +83,7 @@ def run(job: Dict[str, Any]) -> Dict[str, Any]:
 
     torch.set_num_threads(1)
     import zoo
-    from datamodules import EmbeddedMNISTDataModule
+    from zoo.datamodules import EmbeddedMNISTDataModule
 
     config = yaml.safe_load(CONFIG.read_text())
     model_args = copy.deepcopy(config["model"]["init_args"])

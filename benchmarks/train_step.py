@@ -9,7 +9,7 @@ Both sides use the same networks (the zoo module's own, deep-copied before train
 losses (``zoo.losses``), the same optimizers and the same in-memory batches; an iteration is one
 discriminator step and one generator step, timed from batch start to batch end (data loading is
 not counted on either side). The runs of the hand loop, the zoo, the zoo with the generator EMA
-(``ema_decay=0.999``) and the zoo with ``callbacks.HistoricalAveraging(weight=1e-3)`` are
+(``ema_decay=0.999``) and the zoo with ``zoo.callbacks.HistoricalAveraging(weight=1e-3)`` are
 interleaved, so that a change of machine load hits them alike; each figure is the median over
 ``repeats`` runs of the median iteration time of a run. Because the EMA and historical-averaging
 overheads are a few per cent of a step, below the run-to-run noise of a loaded machine, they are
@@ -42,7 +42,7 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import zoo  # noqa: E402
-from callbacks import HistoricalAveraging  # noqa: E402
+from zoo.callbacks import HistoricalAveraging  # noqa: E402
 from common import IterationTimer, matmul_rate, median_time, save  # noqa: E402
 from zoo import losses  # noqa: E402
 

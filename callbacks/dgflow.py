@@ -7,7 +7,7 @@ from typing import Any, Dict, List, Optional
 import lightning as L
 import torch
 
-from callbacks.evaluation import Evaluation
+from .evaluation import Evaluation
 from zoo.base import sample_index_seed
 from zoo.errors import ZooError
 from zoo.refine import check_options, refine
@@ -17,12 +17,12 @@ class DGflow(L.Callback):
     """Refine samples in latent space with a trained model's own discriminator (see :mod:`zoo.refine`).
 
     * ``zoo predict``: every predicted batch (sample indices, see ``--data.predict_size``) gains
-      ``z`` (refined latents) and ``refined`` (refined samples), which :class:`callbacks.SampleWriter`
+      ``z`` (refined latents) and ``refined`` (refined samples), which :class:`zoo.callbacks.SampleWriter`
       saves next to the unrefined ones. Sample ``i``'s Langevin noise is seeded by
       ``(noise_seed, i)``, so refined sample ``i`` is the same on one device or several.
     * ``zoo test``: refines ``num_test_samples`` samples and, at each snapshot step on the same
       starting latents, logs the mean discriminator logit (``test/refine@<step>/realness``) and,
-      when the trainer also has a :class:`callbacks.Evaluation` callback, that callback's metrics
+      when the trainer also has a :class:`zoo.callbacks.Evaluation` callback, that callback's metrics
       of the refined samples on its network (``test/refine@<step>/fid(<network>)``; step 0 is the
       unrefined start). The same numbers go to the ``reports`` entry of ``zoo test``'s JSON file.
 

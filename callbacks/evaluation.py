@@ -185,7 +185,7 @@ class Evaluation(L.Callback):
         """The chosen metrics of given sample batches (e.g. refined samples), keyed ``metric(network)``.
 
         Every rank passes the same images and gets the same numbers (no gathering), so callers
-        that produce identical samples on each rank, such as :class:`callbacks.DGflow`, stay in step.
+        that produce identical samples on each rank, such as :class:`zoo.callbacks.DGflow`, stay in step.
         """
         if self.network is None:
             self.setup(trainer, pl_module, "test")

@@ -11,7 +11,7 @@ import torch
 from lightning.pytorch.callbacks import BasePredictionWriter
 from torchvision.utils import save_image
 
-from callbacks.sample_grid import samples_to_grid
+from .sample_grid import samples_to_grid
 
 # Keys of a prediction dict that are per-sample tensors and go into the files.
 ARRAY_KEYS = ("index", "labels", "noise", "images", "z", "refined")

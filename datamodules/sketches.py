@@ -41,7 +41,7 @@ class SketchesDataModule(ZooDataModule):
             selects are read).
         threshold: Gray level 0..255 that separates ink from paper (folder: darker than this is
             ink; quickdraw: at least this is ink). Binarising happens at the native resolution;
-            shrinking then keeps every stroke (see :func:`datamodules.images.shrink_binary`).
+            shrinking then keeps every stroke (see :func:`zoo.datamodules.images.shrink_binary`).
         test_fraction: Share of every category held out as the test split.
         data_dir: The directory holding the category folders or ``.npy`` files.
         image_size: Side of the square images (default 32 for folder, 28 for quickdraw).

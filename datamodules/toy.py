@@ -1,4 +1,4 @@
-"""The 2-D toy datamodule: 25 Gaussians, Swiss roll, ring of 8 (see :mod:`datamodules.toy_data`)."""
+"""The 2-D toy datamodule: 25 Gaussians, Swiss roll, ring of 8 (see :mod:`zoo.datamodules.toy_data`)."""
 
 from __future__ import annotations
 

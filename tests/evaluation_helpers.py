@@ -5,7 +5,7 @@ from pathlib import Path
 import lightning as L
 
 import zoo
-from datamodules import EmbeddedMNISTDataModule
+from zoo.datamodules import EmbeddedMNISTDataModule
 
 from conftest import quiet_trainer
 

@@ -17,8 +17,8 @@ import torch
 from torch.utils.data import DataLoader
 from torchvision.datasets import CIFAR10, MNIST, STL10
 
-import datamodules.embedded_mnist as embedded
-from datamodules import (
+import zoo.datamodules.embedded_mnist as embedded
+from zoo.datamodules import (
     CIFAR10DataModule,
     EmbeddedMNISTDataModule,
     MNISTDataModule,
@@ -27,10 +27,10 @@ from datamodules import (
     ToyDataModule,
     ZooDataModule,
 )
-from datamodules.dataset import InMemoryDataset, passthrough
-from datamodules.images import resize_images, shrink_binary, to_unit_range
-from datamodules.sketch_readers import QuickDrawRows
-from datamodules.subsets import balanced_subset, derive_seed, random_subset, stratified_split
+from zoo.datamodules.dataset import InMemoryDataset, passthrough
+from zoo.datamodules.images import resize_images, shrink_binary, to_unit_range
+from zoo.datamodules.sketch_readers import QuickDrawRows
+from zoo.datamodules.subsets import balanced_subset, derive_seed, random_subset, stratified_split
 from tests.datafiles import (
     balanced_labels,
     random_images,
@@ -532,7 +532,7 @@ def test_quickdraw_reads_only_the_selected_drawings(quickdraw_dir, monkeypatch):
             return self.array[rows]
 
     load = np.load
-    monkeypatch.setattr("datamodules.sketches.np.load", lambda path, mmap_mode=None: Recording(load(path, mmap_mode=mmap_mode)))
+    monkeypatch.setattr("zoo.datamodules.sketches.np.load", lambda path, mmap_mode=None: Recording(load(path, mmap_mode=mmap_mode)))
     dm = SketchesDataModule(format="quickdraw", data_dir=quickdraw_dir, limit_per_class=2, batch_size=4)
     dm.setup("fit")
     assert len(dm.train_set) == 4 and len(read) == 4

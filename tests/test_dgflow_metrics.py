@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import zoo
-from callbacks import DGflow, Evaluation
+from zoo.callbacks import DGflow, Evaluation
 from zoo.cli import main
 from zoo.errors import ZooError
 
@@ -69,9 +69,9 @@ def test_zoo_test_writes_refinement_metrics_to_the_json_file(checkpoints, tmp_pa
               enable_progress_bar: false
               limit_test_batches: 1
               callbacks:
-                - class_path: callbacks.Evaluation
+                - class_path: zoo.callbacks.Evaluation
                   init_args: {{network: {classifier}, metrics: [fid], num_samples: 20, real_split: test, num_real: 50, cache_dir: {tmp_path / 'cache'}}}
-                - class_path: callbacks.DGflow
+                - class_path: zoo.callbacks.DGflow
                   init_args: {{steps: 2, snapshot_steps: [0, 2], num_test_samples: 20}}
             """
         )

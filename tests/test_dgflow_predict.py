@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import zoo
-from callbacks.sample_writer import merge_predictions
+from zoo.callbacks.sample_writer import merge_predictions
 
 from conftest import quiet_trainer
 

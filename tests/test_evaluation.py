@@ -12,9 +12,9 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
-import callbacks.evaluation as evaluation_module
+import zoo.callbacks.evaluation as evaluation_module
 import zoo
-from callbacks import Evaluation
+from zoo.callbacks import Evaluation
 from zoo.cli import main
 from zoo.errors import ZooError
 from zoo.metrics import InceptionNetwork
@@ -122,7 +122,7 @@ DDP_SCRIPT = textwrap.dedent(
     import lightning as L
     sys.path[:0] = [sys.argv[4], sys.argv[4] + "/tests"]
     import zoo
-    from callbacks import Evaluation
+    from zoo.callbacks import Evaluation
     from evaluation_helpers import digits
     from test_evaluation import SMALL
     gan, classifier, out = sys.argv[1:4]
@@ -166,7 +166,7 @@ def test_zoo_test_prints_the_metrics_with_their_network_and_writes_json(tmp_path
               enable_progress_bar: false
               limit_test_batches: 2
               callbacks:
-                - class_path: callbacks.Evaluation
+                - class_path: zoo.callbacks.Evaluation
                   init_args:
                     network: {classifier_path}
                     metrics: [is, fid, mis]

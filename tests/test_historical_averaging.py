@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import zoo
-from callbacks import HistoricalAveraging
+from zoo.callbacks import HistoricalAveraging
 
 from conftest import quiet_trainer, tiny_loader
 

@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 import zoo
-from datamodules import ImageFolderDataModule
+from zoo.datamodules import ImageFolderDataModule
 from zoo.errors import CorruptDataError, DataNotFoundError, ZooError
 
 from conftest import quiet_trainer

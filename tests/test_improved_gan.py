@@ -12,7 +12,7 @@ import yaml
 from torch import nn
 
 import zoo
-from datamodules import EmbeddedMNISTDataModule
+from zoo.datamodules import EmbeddedMNISTDataModule
 from zoo import losses
 from zoo.nets import build_discriminator, build_generator
 from zoo.nets.improved_layers import GaussianNoise, MinibatchDiscrimination, VirtualBatchNorm, weight_norm_data_init

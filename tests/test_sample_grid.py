@@ -7,7 +7,7 @@ from torch import Tensor, nn
 from torchvision.io import decode_png, read_file
 
 import zoo
-from callbacks import SampleGrid
+from zoo.callbacks import SampleGrid
 
 from conftest import quiet_trainer, tiny_loader
 

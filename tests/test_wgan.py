@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import zoo
-from datamodules import ToyDataModule
+from zoo.datamodules import ToyDataModule
 from zoo import losses, penalties
 from zoo.errors import ZooError
 from zoo.cli import main

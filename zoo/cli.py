@@ -4,12 +4,14 @@ Models and datamodules are chosen by class (``--model GAN --data EmbeddedMNISTDa
 ``class_path`` in a YAML file under ``configs/``). The datamodule's ``img_shape`` and
 ``num_classes`` are linked into the model, so one config serves every data set.
 
-This is the one place that brings ``zoo``, ``datamodules`` and ``callbacks`` together.
+This is the one place that brings ``zoo``, ``zoo.datamodules`` and ``zoo.callbacks`` together.
 Bad input ends with one line on stderr naming the problem and the fix, and exit status 2.
 """
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.util
 import json
 import logging
 import re
@@ -27,10 +29,10 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from rich.console import Console
 from rich.table import Table
 
-import callbacks  # noqa: F401  (makes the callbacks resolvable by class name)
-from callbacks.interruption import CheckpointOnInterrupt
-import datamodules  # noqa: F401  (makes the datamodules resolvable by class name)
 import zoo  # noqa: F401  (makes the modules resolvable by class name)
+import zoo.callbacks  # noqa: F401  (makes the callbacks resolvable by class name)
+import zoo.datamodules as datamodules  # (makes the datamodules resolvable by class name)
+from zoo.callbacks.interruption import CheckpointOnInterrupt
 from zoo.checkpoint import CHECKPOINT_KEY, read_checkpoint
 from zoo.errors import ZooError
 from zoo.metrics.evaluate import parse_metric_key
@@ -46,6 +48,45 @@ QUIET_MESSAGES = (
     ".*does not have many workers.*",
     ".*LightningCLI's args parameter is intended.*",
 )
+
+
+LEGACY_PACKAGES = ("datamodules", "callbacks")
+
+
+class _LegacyPackageFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Resolve the old top-level names ``datamodules.X`` and ``callbacks.X`` to ``zoo.datamodules.X``
+    and ``zoo.callbacks.X`` (the same module objects), with a one-line deprecation note.
+
+    It sits last on ``sys.meta_path``: a real module of that name (a project's own
+    ``callbacks.py``) is found first, as Python would find it.
+    """
+
+    def __init__(self) -> None:
+        self.warned: set = set()
+
+    def find_spec(self, fullname: str, path=None, target=None):
+        if fullname.split(".")[0] not in LEGACY_PACKAGES:
+            return None
+        return importlib.util.spec_from_loader(fullname, self, is_package=True)
+
+    def create_module(self, spec):
+        top = spec.name.split(".")[0]
+        if top not in self.warned:
+            self.warned.add(top)
+            error_console.print(f"[yellow]zoo: note: `{top}.` class paths are deprecated; write `zoo.{top}.` instead[/]", highlight=False)
+        module = importlib.import_module("zoo." + spec.name)
+        self._original_spec = module.__spec__
+        return module
+
+    def exec_module(self, module) -> None:
+        """The module was imported under its ``zoo.`` name already; keep that name's spec."""
+        module.__spec__ = self._original_spec
+
+
+def accept_legacy_class_paths() -> None:
+    """Let configs and checkpoints written before the ``zoo.`` namespace name ``datamodules.X``/``callbacks.X``."""
+    if not any(isinstance(finder, _LegacyPackageFinder) for finder in sys.meta_path):
+        sys.meta_path.append(_LegacyPackageFinder())
 
 
 class _DropTips(logging.Filter):
@@ -72,7 +113,7 @@ class ZooCLI(LightningCLI):
         parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
 
     def instantiate_trainer(self, **kwargs) -> L.Trainer:
-        """Add :class:`callbacks.CheckpointOnInterrupt` to every fit, so Ctrl-C/SIGTERM leave a resumable checkpoint."""
+        """Add :class:`zoo.callbacks.CheckpointOnInterrupt` to every fit, so Ctrl-C/SIGTERM leave a resumable checkpoint."""
         trainer = super().instantiate_trainer(**kwargs)
         if self.subcommand == "fit" and not any(isinstance(c, CheckpointOnInterrupt) for c in trainer.callbacks):
             _INTERRUPT.append(CheckpointOnInterrupt())
@@ -141,7 +182,7 @@ class ZooCLI(LightningCLI):
         """One table of the test metrics with the network behind each, and a JSON file next to the checkpoint.
 
         Keys of the form ``test/<metric>(<network>)`` (see :mod:`zoo.metrics`) fill the network
-        column; callbacks with a ``reports`` dict (``callbacks.Evaluation``) add how their numbers
+        column; callbacks with a ``reports`` dict (``zoo.callbacks.Evaluation``) add how their numbers
         were made (network hash, sample count, protocol) to the JSON file.
         """
         trainer, model = self.trainer, self.model
@@ -335,6 +376,7 @@ def _one_line(err: BaseException) -> str:
 def main(args: Optional[List[str]] = None) -> int:
     """Entry point of the ``zoo`` console script."""
     quiet_lightning()
+    accept_legacy_class_paths()
     _INTERRUPT.clear()
     try:
         args = model_from_checkpoint(list(sys.argv[1:] if args is None else args))

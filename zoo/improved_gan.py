@@ -13,7 +13,7 @@ class's logit fixed at 0, and ``s = logsumexp(l)`` so that ``D(real | x) = Z / (
 The other techniques are pieces any zoo GAN can switch on: minibatch discrimination
 (``discriminator: {name: minibatch, base: ...}``, built into ``improved_cifar``), virtual batch
 norm (``generator: {name: vbn, base: ...}``), one-sided label smoothing (``real_label``),
-historical averaging (``callbacks.HistoricalAveraging``), Gaussian noise and weight norm
+historical averaging (``zoo.callbacks.HistoricalAveraging``), Gaussian noise and weight norm
 (the ``improved_mnist`` / ``improved_cifar`` networks).
 """
 
