@@ -19,19 +19,21 @@ historical averaging (``zoo.callbacks.HistoricalAveraging``), Gaussian noise and
 
 from __future__ import annotations
 
-from typing import Any, Dict, Literal, Optional
+from typing import Any, Dict, List, Literal, Optional
 
 import torch
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from lightning.pytorch.utilities import CombinedLoader
 from torchmetrics.classification import MulticlassAccuracy
 
 from zoo import losses
 from zoo.base import GANBatch, GANModule, as_gan_batch
 from zoo.errors import ZooError
-from zoo.nets.improved_layers import weight_norm_data_init
+from zoo.nets.improved_layers import MinibatchDiscrimination, VirtualBatchNorm, weight_norm_data_init
 
 STATE_KEY = "improved_gan"
+OBJECTIVES = ("feature_matching", "adversarial", "saturating")
 
 
 class ImprovedGAN(GANModule):
@@ -46,8 +48,9 @@ class ImprovedGAN(GANModule):
     Args:
         semi_supervised: train the K+1 classifier on labelled + unlabelled batches.
         unlabeled_weight: weight ``w`` of the unsupervised D loss (1 in the official code).
-        generator_objective: ``feature_matching`` (the paper's semi-supervised choice) or
-            ``adversarial`` (``-log D(G(z))``).
+        generator_objective: ``feature_matching`` (the paper's semi-supervised choice),
+            ``adversarial`` (non-saturating, ``-log D(G(z)) = softplus(-s_gen)``) or ``saturating``
+            (``log(1 - D(G(z))) = -softplus(s_gen)``, the official CIFAR minibatch-discrimination script's).
         feature_layer: name of the D module whose output is matched (as in
             ``discriminator.named_modules()``); ``body`` is the representation before the head.
         feature_distance: ``l2`` (squared, the paper and the MNIST code) or ``l1`` (the CIFAR code).
@@ -58,6 +61,10 @@ class ImprovedGAN(GANModule):
             smoothing (sec. 3.4).
         d_ema_rate: rate of the moving average of D's weights used for validation and test
             (``avg += rate * (theta - avg)`` after each D step; 1e-4 in the code); ``None`` tests D itself.
+            As in the code, the average of each trainable parameter starts from zero at the first
+            step (after the data-dependent init) and the frozen gains are used as they are.
+        data_init: initialise D's and G's weight-normalised layers from data before the first step.
+        data_init_size: number of unlabelled training examples for that init (500 in the code).
         **kwargs: the :class:`zoo.base.GANModule` hyper-parameters.
     """
 
@@ -65,13 +72,14 @@ class ImprovedGAN(GANModule):
         self,
         semi_supervised: bool = True,
         unlabeled_weight: float = 1.0,
-        generator_objective: Literal["feature_matching", "adversarial"] = "feature_matching",
+        generator_objective: Literal["feature_matching", "adversarial", "saturating"] = "feature_matching",
         feature_layer: str = "body",
         feature_distance: Literal["l2", "l1"] = "l2",
         generator_real: Literal["previous", "same"] = "previous",
         real_label: float = 1.0,
         d_ema_rate: Optional[float] = 1e-4,
         data_init: bool = True,
+        data_init_size: int = 500,
         **kwargs: Any,
     ) -> None:
         num_classes = int(kwargs.get("num_classes", 0))
@@ -83,7 +91,8 @@ class ImprovedGAN(GANModule):
         self._semi_supervised = semi_supervised
         super().__init__(**kwargs)
         checks = [
-            (generator_objective in ("feature_matching", "adversarial"), f"unknown generator_objective {generator_objective!r}; choose feature_matching or adversarial"),
+            (generator_objective in OBJECTIVES, f"unknown generator_objective {generator_objective!r}; choose one of {', '.join(OBJECTIVES)}"),
+            (data_init_size >= 1, f"data_init_size must be >= 1, got {data_init_size}"),
             (feature_distance in ("l2", "l1"), f"unknown feature_distance {feature_distance!r}; choose l2 or l1"),
             (generator_real in ("previous", "same"), f"unknown generator_real {generator_real!r}; choose previous or same"),
             (0.0 < real_label <= 1.0, f"real_label must be in (0, 1], got {real_label}"),
@@ -104,6 +113,7 @@ class ImprovedGAN(GANModule):
         self.test_accuracy = MulticlassAccuracy(num_classes=k, average="micro") if semi_supervised else None
         self._previous_real: Optional[Tensor] = None
         self._generator_real: Optional[Tensor] = None
+        self._independent_d: Optional[bool] = None
 
     def _find_feature_module(self, name: str) -> nn.Module:
         modules = dict(self.discriminator.named_modules())
@@ -121,11 +131,12 @@ class ImprovedGAN(GANModule):
     # ------------------------------------------------------------------ the paper's losses
     def discriminator_loss(self, batch: GANBatch, fake: Tensor) -> Tensor:
         hp = self.hparams
-        real_logits, fake_logits = self.discriminator(batch.real), self.discriminator(fake)
+        labeled = batch.labeled if hp.semi_supervised else None
+        inputs = [batch.real, fake] + ([labeled[0]] if labeled is not None else [])
+        real_logits, fake_logits, *labeled_logits = self.discriminate_each(inputs)
         loss = hp.unlabeled_weight * losses.ssl_unsupervised_loss_d(real_logits, fake_logits, real_target=hp.real_label)
-        if hp.semi_supervised and batch.labeled is not None:
-            x, y = batch.labeled
-            logits = self.discriminator(x)
+        if labeled is not None:
+            logits, y = labeled_logits[0], labeled[1]
             supervised = losses.ssl_supervised_loss(logits, y)
             if self.training and self.logging_step:
                 self.log("train/supervised_loss", supervised)
@@ -136,10 +147,29 @@ class ImprovedGAN(GANModule):
     def generator_loss(self, batch: GANBatch, fake: Tensor) -> Tensor:
         if self.hparams.generator_objective == "adversarial":
             return losses.ssl_nonsaturating_loss_g(self.discriminator(fake))
+        if self.hparams.generator_objective == "saturating":
+            return losses.ssl_saturating_loss_g(self.discriminator(fake))
         real = self._generator_real if self._generator_real is not None else batch.real
         with torch.no_grad():
             real_features = self.layer_output(real)
         return losses.feature_matching_loss(real_features, self.layer_output(fake), self.hparams.feature_distance)
+
+    def discriminate_each(self, inputs: List[Tensor]) -> List[Tensor]:
+        """D's logits for each batch of ``inputs``, as separate batches.
+
+        When no layer of D mixes the examples of a batch (no batch norm, no minibatch
+        discrimination), this is one forward pass over the concatenated batches, which is the same
+        function at a lower cost; otherwise one pass per batch, so each stays its own minibatch.
+        """
+        if self._examples_independent_in_d():
+            return list(self.discriminator(torch.cat(inputs)).split([x.shape[0] for x in inputs]))
+        return [self.discriminator(x) for x in inputs]
+
+    def _examples_independent_in_d(self) -> bool:
+        if self._independent_d is None:
+            mixing = (nn.modules.batchnorm._BatchNorm, MinibatchDiscrimination, VirtualBatchNorm)
+            self._independent_d = not any(isinstance(m, mixing) for m in self.discriminator.modules())
+        return self._independent_d
 
     def layer_output(self, x: Tensor) -> Tensor:
         """Output of D's ``feature_layer`` for ``x`` (read by a forward hook during a full forward pass)."""
@@ -164,14 +194,52 @@ class ImprovedGAN(GANModule):
         use_previous = self.hparams.generator_real == "previous" and self._previous_real is not None
         self._generator_real = self._previous_real if use_previous and self._previous_real.shape == batch.real.shape else batch.real
         self._previous_real = batch.real.detach()
-        if self.hparams.data_init and self.d_step_count == 0 and self.g_step_count == 0:
-            self.initialise_from_data(batch)
+        if self.d_step_count == 0 and self.g_step_count == 0:
+            if self.hparams.data_init:
+                self.initialise_from_data(self.initialisation_examples(batch))
+            self.start_discriminator_average()
         super().training_step(batch, batch_idx)
 
-    def initialise_from_data(self, batch: GANBatch) -> None:
-        """Data-dependent init of D's and G's weight-normalised layers (the official code's init pass)."""
-        weight_norm_data_init(self.discriminator, batch.real)
-        weight_norm_data_init(self.generator, self.sample_latent(batch.size))
+    def initialisation_examples(self, batch: GANBatch) -> Tensor:
+        """``data_init_size`` shuffled unlabelled training examples (from the datamodule's training
+        loader; without a datamodule, the first batch)."""
+        wanted = self.hparams.data_init_size
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        if datamodule is None or wanted <= batch.size:
+            return batch.real[:wanted]
+        loader = datamodule.train_dataloader()
+        if isinstance(loader, CombinedLoader):
+            loader = loader.iterables["unlabeled"]
+        chunks, count = [], 0
+        for part in loader:
+            chunks.append(as_gan_batch(part).real)
+            count += chunks[-1].shape[0]
+            if count >= wanted:
+                break
+        return torch.cat(chunks)[:wanted].to(self.device)
+
+    def initialise_from_data(self, real: Tensor) -> None:
+        """Data-dependent init of D's and G's weight-normalised layers (the official code's init pass,
+        in training mode: D's noise layers are on, as in the code)."""
+        weight_norm_data_init(self.discriminator, real)
+        weight_norm_data_init(self.generator, self.sample_latent(self.hparams.data_init_size))
+
+    @torch.no_grad()
+    def start_discriminator_average(self) -> None:
+        """Start the moving average of D as the official code does: zero for every trainable
+        parameter, the current value for frozen gains and buffers (which it does not average)."""
+        average = self.discriminator_ema
+        if average is None:
+            return
+        for mean, param in zip(average.module.parameters(), self.discriminator.parameters()):
+            mean.copy_(torch.zeros_like(param) if param.requires_grad else param)
+        for mean, buffer in zip(average.module.buffers(), self.discriminator.buffers()):
+            mean.copy_(buffer)
+        average.n_averaged.fill_(1)  # averaging proper from the first update on (not a copy)
+
+    def discriminator_parameters(self) -> List[nn.Parameter]:
+        """D's trainable parameters: the frozen weight-norm gains are left out, as in the code."""
+        return [p for p in self.discriminator.parameters() if p.requires_grad]
 
     def discriminator_step(self, batch: GANBatch, optimizer) -> Tensor:
         loss = super().discriminator_step(batch, optimizer)

@@ -143,6 +143,14 @@ def ssl_nonsaturating_loss_g(fake_logits: Tensor) -> Tensor:
     return F.softplus(-torch.logsumexp(fake_logits, dim=1)).mean()
 
 
+def ssl_saturating_loss_g(fake_logits: Tensor) -> Tensor:
+    """The saturating (minimax) generator loss on a K+1 discriminator: ``log(1 - D(G(z))) = -softplus(s_gen)``.
+
+    The official CIFAR minibatch-discrimination script minimises this (``-mean(softplus(l_gen))``).
+    """
+    return -F.softplus(torch.logsumexp(fake_logits, dim=1)).mean()
+
+
 def feature_matching_loss(real_features: Tensor, fake_features: Tensor, distance: str = "l2") -> Tensor:
     """Feature matching (Salimans et al. 2016, sec. 3.1): ``||E f(x) - E f(G(z))||`` over batch means.
 
@@ -160,4 +168,4 @@ def feature_matching_loss(real_features: Tensor, fake_features: Tensor, distance
     raise ValueError(f"unknown feature-matching distance {distance!r}; choose l2 or l1")
 
 
-__all__ += ["ssl_supervised_loss", "ssl_unsupervised_loss_d", "ssl_nonsaturating_loss_g", "feature_matching_loss"]
+__all__ += ["ssl_supervised_loss", "ssl_unsupervised_loss_d", "ssl_nonsaturating_loss_g", "ssl_saturating_loss_g", "feature_matching_loss"]

@@ -3,15 +3,17 @@ and registry wrappers that switch its techniques on for any zoo network.
 
 Registered names:
 
-* generator ``improved_mnist``: ``z (100) -> 500 -> 500 -> 784``, softplus + batch norm in the
-  hidden layers, weight-normalised sigmoid output (mapped to the zoo's [-1, 1] pixels).
-* discriminator ``improved_mnist``: Gaussian input noise (std 0.3), weight-normalised ReLU
-  layers 1000-500-250-250-250 each followed by Gaussian noise (std 0.5), then K logits.
+* generator ``improved_mnist``: ``z (100) -> 500 -> 500 -> 784``, each hidden block Linear ->
+  batch norm (shift only) -> softplus, weight-normalised sigmoid output (mapped to [-1, 1]).
+* discriminator ``improved_mnist``: Gaussian input noise (std 0.3 on [0, 1] pixels),
+  weight-normalised ReLU layers 1000-500-250-250-250 each followed by Gaussian noise (std 0.5),
+  then K logits; hidden gains frozen after the data-dependent init.
 * generator ``improved_cifar``: ``z -> 4x4x512 -> 8x8x256 -> 16x16x128 -> 32x32x3``, 5x5
-  transposed convolutions, batch norm + ReLU, weight-normalised tanh output.
-* discriminator ``improved_cifar``: input dropout 0.2 and Gaussian noise, weight-normalised
-  3x3 conv layers (96, 96, 96/2, dropout, 192, 192, 192/2, dropout, 192 valid, NIN 192, NIN 192)
-  with leaky ReLU (0.2), global mean pooling, minibatch discrimination (100 kernels of 5), K logits.
+  transposed convolutions, batch norm (shift only) + ReLU, weight-normalised tanh output.
+* discriminator ``improved_cifar``: the feature-matching script's D by default (input dropout
+  0.2, weight-normalised 3x3 conv layers 96, 96, 96/2, dropout, 192, 192, 192/2, dropout,
+  192 valid, NIN 192, NIN 192 with leaky ReLU 0.2, global mean pooling, K logits); with
+  ``input_noise=0.2, input_dropout=0, num_kernels=100`` the minibatch-discrimination script's.
 * discriminator ``minibatch``: any registered discriminator (``base``) with
   :class:`~zoo.nets.improved_layers.MinibatchDiscrimination` between its features and its head.
 * generator ``vbn``: any registered generator (``base``) with its batch norms turned into
@@ -29,31 +31,57 @@ from torch import Tensor, nn
 from torch.nn.utils.parametrizations import weight_norm
 
 from zoo.errors import ZooError
-from zoo.nets.improved_layers import GaussianNoise, MinibatchDiscrimination, VirtualBatchGenerator
+from zoo.nets.improved_layers import GaussianNoise, MinibatchDiscrimination, VirtualBatchGenerator, weight_norm_layer
 from zoo.nets.layers import Discriminator, flat_size
 from zoo.nets.registry import NetSpec, build_discriminator, build_generator, register_discriminator, register_generator
 
 MNIST_D_HIDDEN = (1000, 500, 250, 250, 250)
 
 
-class ImprovedMNISTGenerator(nn.Module):
-    """The MNIST generator of the official code: ``z -> [Linear -> softplus -> BN] x 2 -> WN Linear -> sigmoid``.
+def shift_only_batch_norm(num_features: int, dims: int = 1) -> nn.Module:
+    """Batch norm with a learned shift and no learned scale (the code's ``nn.batch_norm(..., g=None)``),
+    ``eps`` 1e-6 inside the square root as in the code."""
+    norm = (nn.BatchNorm1d if dims == 1 else nn.BatchNorm2d)(num_features, eps=1e-6)
+    norm.weight = None
+    return norm
 
-    Batch norm has no learned scale (``g=None`` in the Theano code). The sigmoid output in
-    [0, 1] is mapped to [-1, 1] (``2 sigmoid(a) - 1``), the zoo's pixel range.
+
+class UnitRange(nn.Module):
+    """Map the zoo's [-1, 1] pixels to the official code's [0, 1] (``(x + 1) / 2``) and flatten,
+    so the official input noise (std 0.3) and weights see the values they were tuned on."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (x.flatten(1) + 1) * 0.5
+
+
+class ImprovedMNISTGenerator(nn.Module):
+    """The MNIST generator of the official code (``train_mnist_feature_matching.py``).
+
+    ``z -> [Linear (no bias) -> batch norm (shift, no scale) -> softplus] x 2 -> WN Linear -> sigmoid``:
+    ``nn.batch_norm`` drops the dense layer's bias and applies the nonlinearity after the norm.
+    Hidden weights are Glorot-uniform (Lasagne's default). The output layer is weight-normalised
+    (``nn.l2normalize``) with a trainable gain starting at 1, a bias, and no data-dependent init.
+    The sigmoid output in [0, 1] is mapped to [-1, 1] (``2 sigmoid(a) - 1``), the zoo's pixel range.
     """
 
     def __init__(self, img_shape: Sequence[int], latent_dim: int, hidden: Sequence[int] = (500, 500)) -> None:
         super().__init__()
         self.img_shape = tuple(img_shape)
-        layers = []
+        layers: list = []
         fan_in = latent_dim
         for units in hidden:
-            norm = nn.BatchNorm1d(units)
-            norm.weight = None  # no learned scale, only a shift
-            layers += [nn.Linear(fan_in, units), nn.Softplus(), norm]
+            linear = nn.Linear(fan_in, units, bias=False)
+            nn.init.xavier_uniform_(linear.weight)
+            layers += [linear, shift_only_batch_norm(units), nn.Softplus()]
             fan_in = units
-        layers.append(weight_norm(nn.Linear(fan_in, flat_size(img_shape))))
+        output = nn.Linear(fan_in, flat_size(img_shape))
+        nn.init.xavier_uniform_(output.weight)
+        nn.init.zeros_(output.bias)
+        output = weight_norm(output)
+        with torch.no_grad():
+            output.parametrizations.weight.original0.fill_(1.0)
+        output.data_init_scale = None  # the code's l2normalize layer has no data-dependent init
+        layers.append(output)
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: Tensor) -> Tensor:
@@ -77,22 +105,32 @@ def improved_mnist_discriminator(
 ) -> Discriminator:
     """The MNIST D of the official code: ``noise(0.3) -> [WN Linear -> ReLU -> noise(0.5)] x 5 -> WN Linear(K)``.
 
-    ``width`` is unused (the layer sizes are ``hidden``). ``features(x)`` is the output of the
-    last noise layer; feature matching in the official code reads the last ReLU before it
-    (layer name ``body.<3 + 3 * len(hidden) - 2>``, ``body.15`` for the default sizes).
+    Inputs are mapped to the code's [0, 1] pixels first (:class:`UnitRange`), so ``input_noise`` is in
+    those units, as in the code. Every layer is the code's ``DenseLayer``: ``v ~ N(0, 0.1)``, gain 1,
+    then the data-dependent init; the hidden layers' gains stay frozen after it (``train_scale=False``)
+    and only the output layer's gain trains. ``width`` is unused (the layer sizes are ``hidden``).
+    ``features(x)`` is the output of the last noise layer; feature matching in the official code
+    reads the last ReLU before it (layer name ``body.<3 + 3 * len(hidden) - 2>``, ``body.15`` for the
+    default sizes).
     """
-    layers = [nn.Flatten(), GaussianNoise(input_noise)]
+    layers: list = [UnitRange(), GaussianNoise(input_noise)]
     fan_in = flat_size(img_shape)
     for units in hidden:
-        layers += [weight_norm(nn.Linear(fan_in, units)), nn.ReLU(), GaussianNoise(hidden_noise)]
+        layers += [weight_norm_layer(nn.Linear(fan_in, units), 0.1, train_gain=False), nn.ReLU(), GaussianNoise(hidden_noise)]
         fan_in = units
-    return Discriminator(nn.Sequential(*layers), feature_dim=fan_in, out_dim=out_dim, norm="weight")
+    disc = Discriminator(nn.Sequential(*layers), feature_dim=fan_in, out_dim=out_dim, norm="none")
+    disc.head = weight_norm_layer(nn.Linear(fan_in, out_dim), 0.1)
+    return disc
 
 
 class ImprovedCIFARGenerator(nn.Module):
     """The CIFAR-10 generator of the official code (32x32 only).
 
-    ``z -> Linear 4*4*512 -> BN -> ReLU -> [ConvT 5x5/2 -> BN -> ReLU] (256, 128) -> WN ConvT 5x5/2 (3) -> tanh``.
+    ``z -> Linear 4*4*512 (no bias) -> batch norm per unit -> ReLU -> [ConvT 5x5/2 (no bias) -> BN -> ReLU]
+    (256, 128) -> WN ConvT 5x5/2 (3) -> tanh``. Every batch norm has a learned shift and no scale
+    (``nn.batch_norm(..., g=None)``); the dense layer's is per unit, before the reshape. Weights start
+    ``N(0, 0.05)``; the output layer's gain trains and its data-dependent init gives std 0.1
+    (``train_g=True, init_stdv=0.1``).
     """
 
     def __init__(self, img_shape: Sequence[int], latent_dim: int, width: int = 128) -> None:
@@ -100,18 +138,24 @@ class ImprovedCIFARGenerator(nn.Module):
         if tuple(img_shape)[1:] != (32, 32):
             raise ZooError(f"the improved_cifar generator makes 32x32 images, got shape {tuple(img_shape)}; set --data.image_size 32")
         c = width
+
+        def normal(layer: nn.Module) -> nn.Module:
+            nn.init.normal_(layer.weight, 0.0, 0.05)
+            return layer
+
         self.net = nn.Sequential(
-            nn.Linear(latent_dim, 4 * c * 4 * 4),
+            normal(nn.Linear(latent_dim, 4 * c * 4 * 4, bias=False)),
+            shift_only_batch_norm(4 * c * 4 * 4),
+            nn.ReLU(),
             nn.Unflatten(1, (4 * c, 4, 4)),
-            nn.BatchNorm2d(4 * c),
+            normal(nn.ConvTranspose2d(4 * c, 2 * c, 5, 2, padding=2, output_padding=1, bias=False)),
+            shift_only_batch_norm(2 * c, dims=2),
             nn.ReLU(),
-            nn.ConvTranspose2d(4 * c, 2 * c, 5, 2, padding=2, output_padding=1),
-            nn.BatchNorm2d(2 * c),
+            normal(nn.ConvTranspose2d(2 * c, c, 5, 2, padding=2, output_padding=1, bias=False)),
+            shift_only_batch_norm(c, dims=2),
             nn.ReLU(),
-            nn.ConvTranspose2d(2 * c, c, 5, 2, padding=2, output_padding=1),
-            nn.BatchNorm2d(c),
-            nn.ReLU(),
-            weight_norm(nn.ConvTranspose2d(c, img_shape[0], 5, 2, padding=2, output_padding=1), dim=1),  # per output channel
+            # weight norm per output channel (dim 1 of a transposed convolution's weight)
+            weight_norm_layer(nn.ConvTranspose2d(c, img_shape[0], 5, 2, padding=2, output_padding=1), 0.05, data_init_scale=0.1, dim=1),
             nn.Tanh(),
         )
 
@@ -131,40 +175,47 @@ def improved_cifar_discriminator(
     width: int = 96,
     out_dim: int = 10,
     input_dropout: float = 0.2,
-    input_noise: float = 0.05,
+    input_noise: float = 0.0,
     dropout: float = 0.5,
-    num_kernels: int = 100,
+    num_kernels: int = 0,
     kernel_dim: int = 5,
 ) -> Discriminator:
     """The CIFAR-10 D of the official code; ``width`` is the first block's channels (96; the second has 2x).
 
-    ``features(x)`` is the globally pooled 2x-width vector that feature matching reads (mean
-    absolute difference in the code); the head is minibatch discrimination then a WN linear layer.
-    ``num_kernels=0`` drops minibatch discrimination.
+    The defaults are ``train_cifar_feature_matching.py``'s D: input dropout 0.2, no input noise, no
+    minibatch discrimination. ``train_cifar_minibatch_discrimination.py``'s D is ``input_dropout=0,
+    input_noise=0.2, num_kernels=100``. Hidden layers: weight-normalised 3x3 convolutions (96, 96,
+    96/2, dropout, 192, 192, 192/2, dropout, 192 valid, NIN 192, NIN 192) with leaky ReLU (0.2),
+    ``v ~ N(0, 0.05)``, gains frozen after the data-dependent init; then global mean pooling.
+    ``features(x)`` is the pooled 2x-width vector that feature matching reads (mean absolute
+    difference in the code). The head (after minibatch discrimination when ``num_kernels > 0``) is a
+    weight-normalised linear layer whose gain trains and whose data-dependent init gives std 0.1.
     """
     c1, c2 = width, 2 * width
 
     def conv(cin: int, cout: int, k: int, stride: int = 1, pad: int = 1) -> list:
-        return [weight_norm(nn.Conv2d(cin, cout, k, stride, pad)), nn.LeakyReLU(0.2)]
+        return [weight_norm_layer(nn.Conv2d(cin, cout, k, stride, pad), 0.05, train_gain=False), nn.LeakyReLU(0.2)]
 
-    layers = [nn.Dropout(input_dropout), GaussianNoise(input_noise)]
+    layers: list = [nn.Dropout(input_dropout), GaussianNoise(input_noise)]
     layers += conv(img_shape[0], c1, 3) + conv(c1, c1, 3) + conv(c1, c1, 3, 2) + [nn.Dropout(dropout)]
     layers += conv(c1, c2, 3) + conv(c2, c2, 3) + conv(c2, c2, 3, 2) + [nn.Dropout(dropout)]
     layers += conv(c2, c2, 3, 1, 0) + conv(c2, c2, 1, 1, 0) + conv(c2, c2, 1, 1, 0)
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
-    disc = Discriminator(nn.Sequential(*layers), feature_dim=c2, out_dim=out_dim, norm="weight")
-    return with_minibatch_discrimination(disc, num_kernels, kernel_dim) if num_kernels else disc
+    disc = Discriminator(nn.Sequential(*layers), feature_dim=c2, out_dim=out_dim, norm="none")
+    disc.head = weight_norm_layer(nn.Linear(c2, out_dim), 0.05, data_init_scale=0.1)
+    return with_minibatch_discrimination(disc, num_kernels, kernel_dim, head_init_scale=0.1) if num_kernels else disc
 
 
-def with_minibatch_discrimination(disc: nn.Module, num_kernels: int = 100, kernel_dim: int = 5) -> Discriminator:
+def with_minibatch_discrimination(disc: nn.Module, num_kernels: int = 100, kernel_dim: int = 5, head_init_scale: float = 1.0) -> Discriminator:
     """Put minibatch discrimination between a discriminator's ``features`` and a new (weight-normalised) head.
 
-    ``features(x)`` stays the base features, so feature matching reads the same layer.
+    ``features(x)`` stays the base features, so feature matching reads the same layer. The head's
+    data-dependent init gives its outputs std ``head_init_scale`` (0.1 on CIFAR in the official code).
     """
     if not isinstance(disc, Discriminator):
         raise ZooError(f"minibatch discrimination needs a zoo Discriminator with features and head, got {type(disc).__name__}")
     layer = MinibatchDiscrimination(disc.feature_dim, num_kernels, kernel_dim)
-    disc.head = nn.Sequential(layer, weight_norm(nn.Linear(layer.out_features, disc.out_dim)))
+    disc.head = nn.Sequential(layer, weight_norm_layer(nn.Linear(layer.out_features, disc.out_dim), 0.05, data_init_scale=head_init_scale))
     return disc
 
 

@@ -51,8 +51,9 @@ class MinibatchDiscrimination(nn.Module):
     ``c_b(x_i, x_j) = exp(-||M_{i,b} - M_{j,b}||_1)`` and ``o(x_i)_b = sum_{j != i} c_b(x_i, x_j)``
     (the official code excludes ``j = i``); the output is ``concat(f(x_i), o(x_i) + bias)``, of
     width ``A + B``. The pairwise L1 distances come from :func:`torch.cdist` per kernel, so memory
-    is ``O(N^2 B)`` and there is no Python loop over the batch. ``T`` is initialised from
-    ``N(0, 0.05)`` and weight-normalised (per output column), as in the official CIFAR code.
+    is ``O(N^2 B)`` and there is no Python loop over the batch. ``T`` is weight-normalised per
+    output column, ``v ~ N(0, 0.05)`` with gain 1 and bias -1, then set by :meth:`data_init`, as in the
+    official CIFAR code (whose gain is ``exp(log_weight_scale)``; here the gain itself trains).
     Real and fake batches must be passed separately (each is its own minibatch).
 
     Args:
@@ -66,10 +67,9 @@ class MinibatchDiscrimination(nn.Module):
         if min(in_features, num_kernels, kernel_dim) < 1:
             raise ZooError(f"minibatch discrimination sizes must be >= 1, got A={in_features}, B={num_kernels}, C={kernel_dim}")
         self.in_features, self.num_kernels, self.kernel_dim = in_features, num_kernels, kernel_dim
-        linear = nn.Linear(in_features, num_kernels * kernel_dim, bias=False)
-        nn.init.normal_(linear.weight, 0.0, 0.05)
-        self.tensor = nn.utils.parametrizations.weight_norm(linear)
-        self.bias = nn.Parameter(torch.zeros(num_kernels))
+        # T = g v / ||v|| per (kernel, dim) column, v ~ N(0, 0.05), g = 1, bias -1: the code's MinibatchLayer.
+        self.tensor = weight_norm_layer(nn.Linear(in_features, num_kernels * kernel_dim, bias=False), 0.05)
+        self.bias = nn.Parameter(torch.full((num_kernels,), -1.0))
 
     @property
     def out_features(self) -> int:
@@ -83,13 +83,33 @@ class MinibatchDiscrimination(nn.Module):
                 f"minibatch discrimination needs at least 2 examples per batch (got {f.shape[0]}): "
                 "it compares each example with the others; use batch_size >= 2"
             )
-        m = self.tensor(f).view(f.shape[0], self.num_kernels, self.kernel_dim).transpose(0, 1)  # (B, N, C)
-        distances = torch.cdist(m, m, p=1.0)  # (B, N, N), ||M_{i,b} - M_{j,b}||_1
+        distances = self._l1_distances(f)  # (B, N, N), ||M_{i,b} - M_{j,b}||_1
         # The diagonal is exp(0) = 1: drop it by subtracting 1 (the official code masks it).
         return (torch.exp(-distances).sum(dim=2) - 1.0).transpose(0, 1)
 
     def forward(self, f: Tensor) -> Tensor:
         return torch.cat([f, self.closeness(f) + self.bias], dim=1)
+
+    def _l1_distances(self, f: Tensor) -> Tensor:
+        m = self.tensor(f).view(f.shape[0], self.num_kernels, self.kernel_dim).transpose(0, 1)  # (B, N, C)
+        return torch.cdist(m, m, p=1.0)
+
+    @torch.no_grad()
+    def data_init(self, f: Tensor) -> Tensor:
+        """The official code's data-dependent init on features ``f``; returns the layer's new output.
+
+        Each kernel's gain is divided by half the batch mean of each example's smallest L1 distance
+        to another example, so that mean becomes 2 (``log_weight_scale -= log(mean_min / 2)``), and the
+        bias becomes minus the batch mean of the closeness ``o(x)``, so ``o(x) + b`` starts centred.
+        """
+        distances = self._l1_distances(f)
+        eye = torch.eye(f.shape[0], dtype=torch.bool, device=f.device)
+        half_mean_min = 0.5 * distances.masked_fill(eye, float("inf")).amin(dim=2).mean(dim=1).clamp_min(1e-12)  # (B,)
+        gain = self.tensor.parametrizations.weight.original0
+        gain.div_(half_mean_min.repeat_interleave(self.kernel_dim).view_as(gain))
+        closeness = self.closeness(f)
+        self.bias.copy_(-closeness.mean(dim=0))
+        return torch.cat([f, closeness + self.bias], dim=1)
 
 
 class VirtualBatchNorm(nn.Module):
@@ -200,33 +220,71 @@ def _weight_norm_gain(module: nn.Module) -> Optional[Tensor]:
     return module.parametrizations.weight.original0
 
 
+def weight_norm_layer(layer: nn.Module, init_std: float, *, gain: float = 1.0, train_gain: bool = True, data_init_scale: Optional[float] = 1.0, dim: int = 0) -> nn.Module:
+    """A weight-normalised layer as the official Improved GAN code builds it: ``w = g v / ||v||``.
+
+    ``v ~ N(0, init_std)`` (0.1 for the MNIST dense layers, 0.05 elsewhere), ``g`` starts at
+    ``gain`` (1 in the code, so that the first forward is ``v / ||v||``), the bias at 0.
+    ``train_gain=False`` freezes ``g`` after the data-dependent init, as the code's hidden layers do
+    (``DenseLayer(train_scale=False)``, ``WeightNormLayer(train_g=False)``); ``data_init_scale`` is the
+    std the data-dependent init gives the layer's pre-activations (the code's ``init_stdv``: 1, or 0.1
+    for output layers on CIFAR), ``None`` to leave the layer out of it (the MNIST generator's output).
+    """
+    nn.init.normal_(layer.weight, 0.0, init_std)
+    if getattr(layer, "bias", None) is not None:
+        nn.init.zeros_(layer.bias)
+    layer = nn.utils.parametrizations.weight_norm(layer, dim=dim)
+    g = layer.parametrizations.weight.original0
+    with torch.no_grad():
+        g.fill_(gain)
+    g.requires_grad_(train_gain)
+    layer.data_init_scale = data_init_scale
+    return layer
+
+
+def frozen_parameters(network: nn.Module) -> List[nn.Parameter]:
+    """Parameters with ``requires_grad=False`` (the frozen weight-norm gains): no optimizer updates them."""
+    return [p for p in network.parameters() if not p.requires_grad]
+
+
 @torch.no_grad()
 def weight_norm_data_init(network: nn.Module, *inputs: Tensor, scale: float = 1.0) -> int:
     """Data-dependent initialisation of weight-normalised layers (Salimans & Kingma 2016, sec. 3).
 
-    One forward pass of ``inputs``; each weight-normalised layer with a bias, in the order the
-    pass reaches it, gets ``g <- g * scale / std`` and ``b <- (b - mean) * scale / std`` from the
-    per-unit mean and std of its pre-activations (over the batch and spatial positions), and its
-    output is replaced by the normalised one, so later layers initialise on normalised inputs.
-    The official Improved GAN code initialises its weight-normalised networks this way; without it
-    the paper's MNIST discriminator, whose hidden layers add noise of std 0.5, starts with
-    signals far below the noise. Returns the number of layers initialised.
+    One forward pass of ``inputs`` (in the network's current mode: the official code runs it with
+    its noise layers on); each weight-normalised layer with a bias, in the order the pass reaches it,
+    gets ``g <- g * s / std`` and ``b <- (b - mean) * s / std`` from the per-unit mean and (biased)
+    std of its pre-activations over the batch and spatial positions, where ``s`` is the layer's
+    ``data_init_scale`` (see :func:`weight_norm_layer`; ``scale`` for layers without one, and layers
+    whose ``data_init_scale`` is ``None`` are left alone). Its output is replaced by the normalised
+    one, so later layers initialise on normalised inputs. :class:`MinibatchDiscrimination` layers
+    initialise too (:meth:`MinibatchDiscrimination.data_init`). The official Improved GAN code
+    initialises its networks this way; without it the paper's MNIST discriminator, whose hidden
+    layers add noise of std 0.5, starts with signals far below the noise. Returns the number of
+    layers initialised.
     """
     handles, done = [], []
 
     def hook(module: nn.Module, args, output: Tensor) -> Tensor:
         gain = _weight_norm_gain(module)
         dims = [d for d in range(output.dim()) if d != 1]
-        mean, std = output.mean(dim=dims), output.std(dim=dims).clamp_min(1e-6)
-        factor = scale / std
+        mean = output.mean(dim=dims)
+        std = output.var(dim=dims, unbiased=False).sqrt().clamp_min(1e-6)
+        factor = getattr(module, "data_init_scale", scale) / std
         gain.mul_(factor.view_as(gain))
         module.bias.sub_(mean).mul_(factor)
         done.append(module)
         shape = [1, -1] + [1] * (output.dim() - 2)
         return (output - mean.view(shape)) * factor.view(shape)
 
+    def minibatch_hook(module: "MinibatchDiscrimination", args, output: Tensor) -> Tensor:
+        done.append(module)
+        return module.data_init(args[0])
+
     for module in network.modules():
-        if _weight_norm_gain(module) is not None and getattr(module, "bias", None) is not None:
+        if isinstance(module, MinibatchDiscrimination):
+            handles.append(module.register_forward_hook(minibatch_hook))
+        elif _weight_norm_gain(module) is not None and getattr(module, "bias", None) is not None and getattr(module, "data_init_scale", scale) is not None:
             handles.append(module.register_forward_hook(hook))
     try:
         network(*inputs)

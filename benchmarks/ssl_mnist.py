@@ -1,0 +1,191 @@
+"""Semi-supervised full MNIST with 100 labels: the paper's headline run, with its test error after every epoch.
+
+Protocol: ``configs/improved_gan/mnist_ssl.yaml`` as it stands (the official recipe: the official G
+and D, feature matching, Adam 3e-3 with beta1 0.5, batch 100, all 100 labelled digits in every
+labelled batch, 600 steps per epoch) on the 60,000 training digits of ``<data-dir>/MNIST/raw``, 100
+of them labelled (10 per digit, labelled-subset seed 0). After every epoch the moving average of D
+(the network the paper tests) classifies the 10,000 test digits; the error, the wall time of the
+epoch and the losses go to ``benchmarks/results/<out>.json`` at once, and a PNG of error against
+epoch per seed beside it. Paper (Salimans et al. 2016, Table 1): 93 +- 6.5 errors of 10,000.
+
+``--baseline`` runs the supervised-only baseline instead: the same D (noise, weight norm,
+data-dependent init, frozen gains, moving average from zero), the same optimizer and the same
+labelled batches, trained on the cross-entropy of the 100 labelled digits alone, for the same
+number of D steps.
+
+Runs resume: each seed's ``last.ckpt`` is kept under ``--state-dir`` (outside the repository, as
+checkpoints do not belong in git) after every epoch, and a rerun continues from it, keeping the
+epochs already recorded in the JSON file. Without the data folder the script says so and exits 0.
+
+    python benchmarks/ssl_mnist.py --data-dir ../shared/data --epochs 300 --seeds 1 [--baseline]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+CONFIG = ROOT / "configs" / "improved_gan" / "mnist_ssl.yaml"
+RESULTS = ROOT / "benchmarks" / "results"
+PAPER_ERRORS = 93  # of 10,000, +- 6.5 (Table 1, 100 labels)
+
+
+def make_model(model_args: Dict[str, Any], baseline: bool):
+    import zoo
+    from zoo import losses
+
+    class SupervisedOnly(zoo.ImprovedGAN):
+        """The same D trained on the labelled cross-entropy alone; G never steps."""
+
+        def critic_steps(self) -> int:
+            return 2**62
+
+        def discriminator_loss(self, batch, fake):
+            x, y = batch.labeled
+            return losses.ssl_supervised_loss(self.discriminator(x), y)
+
+    return (SupervisedOnly if baseline else zoo.ImprovedGAN)(img_shape=(1, 28, 28), num_classes=10, **model_args)
+
+
+def load_record(path: Path) -> Dict[str, Any]:
+    return json.loads(path.read_text()) if path.is_file() else {"benchmark": path.stem, "runs": {}}
+
+
+def save_record(path: Path, record: Dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record, indent=2) + "\n")
+    tmp.replace(path)
+
+
+def plot(record: Dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for name, run in sorted(record["runs"].items()):
+        epochs = [e["epoch"] for e in run["epochs"]]
+        errors = [e["test_errors"] for e in run["epochs"]]
+        ax.plot(epochs, errors, label=name, linewidth=1.2)
+    ax.axhline(PAPER_ERRORS, color="black", linestyle="--", linewidth=0.8, label="paper: 93 +- 6.5")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch (600 D and 600 G steps)")
+    ax.set_ylabel("test errors of 10,000 (averaged D)")
+    ax.set_title("Improved GAN, full MNIST, 100 labels")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def run_seed(args: argparse.Namespace, seed: int, record: Dict[str, Any], out: Path) -> Dict[str, Any]:
+    import lightning as L
+    import torch
+    import yaml
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from zoo.datamodules import MNISTDataModule
+
+    torch.set_num_threads(args.threads)
+    config = yaml.safe_load(CONFIG.read_text())
+    model_args = copy.deepcopy(config["model"]["init_args"])
+    data_args = {**config["data"]["init_args"], "data_dir": args.data_dir, "num_workers": 0}
+    name = f"{'supervised' if args.baseline else 'ssl'}_seed{seed}"
+    state = Path(args.state_dir).expanduser() / name
+    run = record["runs"].setdefault(name, {"kind": "supervised-only" if args.baseline else "improved_gan", "seed": seed, "epochs": []})
+    run["epochs"] = [e for e in run["epochs"] if e["epoch"] <= args.epochs]
+    done = len(run["epochs"])
+    if done >= args.epochs:
+        return run
+
+    data = MNISTDataModule(**data_args)
+    data.setup("test")
+    test_x, test_y = zip(*[(x, y) for x, y in data.test_dataloader()])
+    test_x, test_y = torch.cat(test_x), torch.cat(test_y)
+
+    class RecordEpoch(L.Callback):
+        """Test error of the averaged D after every epoch, written to the JSON file at once."""
+
+        def on_train_epoch_start(self, trainer, pl_module) -> None:
+            self.start = time.perf_counter()
+
+        def on_train_epoch_end(self, trainer, pl_module) -> None:
+            seconds = time.perf_counter() - self.start
+            predictions = torch.cat([pl_module.classify(x) for x in test_x.split(1000)])
+            errors = int((predictions.cpu() != test_y).sum())
+            metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/") and v.numel() == 1}
+            run["epochs"].append({"epoch": trainer.current_epoch + 1, "test_errors": errors, "test_error": errors / len(test_y),
+                                  "seconds": seconds, "d_steps": pl_module.d_step_count, "g_steps": pl_module.g_step_count, **metrics})
+            summarise(run)
+            record["updated"] = time.strftime("%Y-%m-%d %H:%M")
+            save_record(out, record)
+            plot(record, out.with_suffix(".png"))
+            print(f"{name} epoch {trainer.current_epoch + 1}: {errors} test errors, {seconds:.1f} s", flush=True)
+
+    L.seed_everything(seed if seed is not None else config["seed_everything"], verbose=False)
+    model = make_model(model_args, args.baseline)
+    checkpoint = ModelCheckpoint(dirpath=state, save_last=True, save_top_k=0, every_n_epochs=1)
+    trainer = L.Trainer(max_epochs=args.epochs, accelerator="cpu", devices=1, logger=False, callbacks=[RecordEpoch(), checkpoint],
+                        enable_progress_bar=False, enable_model_summary=False, log_every_n_steps=100, num_sanity_val_steps=0,
+                        limit_val_batches=0)
+    resume = state / "last.ckpt"
+    if resume.is_file() and done:
+        print(f"{name}: resuming after epoch {done} from {resume}", flush=True)
+    else:
+        run["epochs"] = []
+        resume = None
+    run.update({"threads": args.threads, "command": "python benchmarks/ssl_mnist.py " + " ".join(sys.argv[1:])})
+    trainer.fit(model, data, ckpt_path=str(resume) if resume else None)
+    return run
+
+
+def summarise(run: Dict[str, Any]) -> None:
+    epochs: List[Dict[str, Any]] = run["epochs"]
+    best = min(epochs, key=lambda e: e["test_errors"])
+    seconds = sorted(e["seconds"] for e in epochs)
+    run.update({
+        "epochs_done": len(epochs), "final_test_errors": epochs[-1]["test_errors"], "best_test_errors": best["test_errors"],
+        "best_epoch": best["epoch"], "median_s_per_epoch": seconds[len(seconds) // 2], "total_hours": sum(seconds) / 3600,
+    })
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"), help="folder holding MNIST/raw")
+    parser.add_argument("--epochs", type=int, default=300)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1])
+    parser.add_argument("--baseline", action="store_true", help="the supervised-only baseline (same D, labelled loss only)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--state-dir", default="~/.cache/gan-zoo/benchmarks/ssl_mnist", help="where each seed's last.ckpt is kept for resuming")
+    parser.add_argument("--out", default="ssl_mnist")
+    args = parser.parse_args()
+    raw = Path(args.data_dir) / "MNIST" / "raw"
+    if not (raw / "train-images-idx3-ubyte").is_file() and not (raw / "train-images-idx3-ubyte.gz").is_file():
+        print(f"ssl_mnist: skipped, no MNIST IDX files in {raw} (pass --data-dir, the folder holding MNIST/raw)")
+        return 0
+    out = RESULTS / f"{args.out}.json"
+    record = load_record(out)
+    record.update({"protocol": "full MNIST, 60,000 train / 10,000 test, 100 labels (labelled-subset seed 0), test errors of D's moving average after every epoch",
+                   "config": str(CONFIG.relative_to(ROOT)), "paper_test_errors": PAPER_ERRORS})
+    for seed in args.seeds:
+        run = run_seed(args, seed, record, out)
+        print(f"{run['kind']} seed {seed}: {run.get('final_test_errors')} errors after {run.get('epochs_done')} epochs "
+              f"(best {run.get('best_test_errors')} at epoch {run.get('best_epoch')})", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
