@@ -53,9 +53,8 @@ def test_projection_embedding_is_spectrally_normalised_with_a_spectral_d():
 def test_hinge_and_auxiliary_losses_by_hand():
     m = model("projection", ac_weight=0.5, **VECTORS)
     real, labels = torch.randn(6, 3), torch.tensor([0, 1, 2, 0, 1, 2])
-    batch = zoo.GANBatch(real=real, labels=labels)
-    fake_labels = m.sample_fake_labels(6, batch)
-    fake = m.generate(m.sample_latent(6), fake_labels).detach()
+    batch = m.make_fake(zoo.GANBatch(real=real, labels=labels))  # the loop's record of the fake side
+    fake, fake_labels = batch.fake.samples.detach(), batch.fake.labels
     (r, rc), (f, fc) = m.discriminator.outputs(real, labels), m.discriminator.outputs(fake, fake_labels)
     d_expected = torch.clamp(1 - r, min=0).mean() + torch.clamp(1 + f, min=0).mean() + 0.5 * (cross_entropy(rc, labels) + cross_entropy(fc, fake_labels))
     torch.testing.assert_close(m.discriminator_loss(batch, fake), d_expected)
@@ -65,9 +64,8 @@ def test_hinge_and_auxiliary_losses_by_hand():
 def test_concat_nonsaturating_losses_by_hand_and_label_channels():
     m = model("concat", **VECTORS)
     real, labels = torch.randn(4, 3), torch.tensor([0, 1, 2, 2])
-    batch = zoo.GANBatch(real=real, labels=labels)
-    fake_labels = m.sample_fake_labels(4, batch)
-    fake = m.generate(m.sample_latent(4), fake_labels).detach()
+    batch = m.make_fake(zoo.GANBatch(real=real, labels=labels))  # the loop's record of the fake side
+    fake, fake_labels = batch.fake.samples.detach(), batch.fake.labels
     r = m.discriminator.net(torch.cat([real, F.one_hot(labels, 3).float()], dim=1))[:, 0]
     f = m.discriminator.net(torch.cat([fake, F.one_hot(fake_labels, 3).float()], dim=1))[:, 0]
     torch.testing.assert_close(m.discriminator_loss(batch, fake), softplus(-r).mean() + softplus(f).mean())

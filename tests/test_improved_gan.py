@@ -117,7 +117,7 @@ def test_generator_real_previous_uses_the_previous_batch():
     original = model.generator_loss
 
     def spy(batch, fake):
-        seen.append((batch.real.clone(), model._generator_real.clone()))
+        seen.append((batch.real.clone(), (batch.generator_real if batch.generator_real is not None else batch.real).clone()))
         return original(batch, fake)
 
     model.generator_loss = spy

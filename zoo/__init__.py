@@ -5,7 +5,7 @@
 >>> images = model.sample(16, seed=0)   # (16, 1, 28, 28) in [-1, 1]
 """
 
-from zoo.base import GANBatch, GANModule
+from zoo.base import FakeBatch, GANBatch, GANModule
 from zoo.classifier import Classifier
 from zoo.conditional import ConditionalGAN
 from zoo.deligan import DeLiGAN
@@ -24,6 +24,7 @@ __all__ = [
     "ConditionalGAN",
     "DeLiGAN",
     "GAN",
+    "FakeBatch",
     "GANBatch",
     "GANModule",
     "ImprovedGAN",

@@ -8,10 +8,17 @@ sampling and logging. A method is a subclass that overrides one or two hooks:
 * :meth:`GANModule.discriminator_loss` ``(batch, fake) -> loss``
 * :meth:`GANModule.generator_loss` ``(batch, fake) -> loss``
 
-and, when needed, :meth:`GANModule.build_discriminator`, :meth:`GANModule.critic_steps` or
-:meth:`GANModule.generate`. The hooks compute the discriminator's outputs themselves, so a method
-can read intermediate features, form real/fake pairs or build interpolates without touching
-the loop.
+and, when needed, :meth:`GANModule.build_discriminator`, :meth:`GANModule.critic_steps`,
+:meth:`GANModule.generate`, :meth:`GANModule.prepare_batch` (what each step's batch carries),
+:meth:`GANModule.before_discriminator_step` / :meth:`GANModule.after_discriminator_step` (work
+around an update, such as weight clipping). The hooks compute the discriminator's outputs
+themselves, so a method can read intermediate features, form real/fake pairs or build
+interpolates without touching the loop; the fake side of the step (samples, latents, labels) is
+``batch.fake``, so no hook needs state parked on the module.
+
+Construction: ``__init__`` validates and saves the hyper-parameters; the networks are built once
+the whole ``__init__`` chain has run (:meth:`GANModule.build`), so the build hooks read
+``self.hparams`` alone and a subclass never sets attributes before ``super().__init__()``.
 
 Schedule: every training batch feeds one discriminator step with fresh real data and fresh
 latents; after every ``critic_steps()``-th discriminator step the generator takes ``g_steps``
@@ -22,8 +29,9 @@ counts every optimizer step of both networks; :attr:`GANModule.d_step_count` and
 
 from __future__ import annotations
 
+import inspect
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple
 
@@ -41,6 +49,21 @@ from zoo.nets import NetSpec, build_discriminator, build_generator
 
 
 
+@dataclass(frozen=True)
+class FakeBatch:
+    """The generated side of one step, as the loss hooks see it.
+
+    Attributes:
+        samples: ``G(z)`` (detached from G in the discriminator's step, with G's graph in the generator's).
+        latents: the latents ``z`` they came from.
+        labels: their classes for conditional models, else ``None``.
+    """
+
+    samples: Tensor
+    latents: Tensor
+    labels: Optional[Tensor] = None
+
+
 @dataclass
 class GANBatch:
     """One training batch in the form every method sees.
@@ -49,11 +72,16 @@ class GANBatch:
         real: real examples for the adversarial game (the unlabelled part in semi-supervised use).
         labels: labels of ``real`` when the data have them, else ``None``.
         labeled: the labelled ``(x, y)`` part of a semi-supervised batch, else ``None``.
+        generator_real: real examples for the generator's loss when a method wants them drawn
+            independently of the discriminator's (set in :meth:`GANModule.prepare_batch`), else ``None``.
+        fake: the step's generated side (:class:`FakeBatch`), filled in by the loop for each loss hook.
     """
 
     real: Tensor
     labels: Optional[Tensor] = None
     labeled: Optional[Tuple[Tensor, Tensor]] = None
+    generator_real: Optional[Tensor] = None
+    fake: Optional[FakeBatch] = None
 
     @property
     def size(self) -> int:
@@ -86,7 +114,23 @@ def as_gan_batch(batch: Any) -> GANBatch:
     raise TypeError(f"unsupported batch type {type(batch).__name__}")
 
 
-class GANModule(L.LightningModule):
+class _BuildAfterInit(type):
+    """Metaclass of :class:`GANModule`: call :meth:`GANModule.build` once the whole ``__init__`` chain
+    has run, so the networks are built from the finished hyper-parameters of the class constructed."""
+
+    def __call__(cls, *args: Any, **kwargs: Any):
+        module = super().__call__(*args, **kwargs)
+        module.build()
+        return module
+
+    @property
+    def __signature__(cls) -> inspect.Signature:
+        """The constructor's signature (``inspect`` would otherwise report ``__call__``'s ``*args, **kwargs``)."""
+        signature = inspect.signature(cls.__init__)
+        return signature.replace(parameters=list(signature.parameters.values())[1:])
+
+
+class GANModule(L.LightningModule, metaclass=_BuildAfterInit):
     """Base LightningModule of all zoo GANs (manual optimisation).
 
     Class attribute ``conditional``: ``True`` for models whose generator takes class labels.
@@ -110,6 +154,9 @@ class GANModule(L.LightningModule):
         lr_decay_start: fraction of ``max_epochs`` after which ``linear_decay`` starts (Improved GAN: 2/3).
         ema_decay: if set, keep an exponential moving average of the generator's weights
             (and buffers) with this decay; :meth:`sample` then uses it.
+        d_ema_rate: if set, keep a moving average of the discriminator's weights,
+            ``avg += rate * (theta - avg)`` after every discriminator step (Improved GAN tests D
+            through it, rate 1e-4); see :meth:`start_discriminator_average`.
         num_sample_images: size of the fixed sample noise used for sample grids.
         sample_seed: seed of the fixed sample noise.
     """
@@ -135,6 +182,7 @@ class GANModule(L.LightningModule):
         lr_schedule: Optional[Literal["linear_decay"]] = None,
         lr_decay_start: float = 0.0,
         ema_decay: Optional[float] = None,
+        d_ema_rate: Optional[float] = None,
         num_sample_images: int = 64,
         sample_seed: int = 0,
     ) -> None:
@@ -146,18 +194,8 @@ class GANModule(L.LightningModule):
 
         self.img_shape = tuple(int(s) for s in img_shape)
         # Specs are names/dicts from the hyper-parameters, or modules given through the Python API.
-        self._net_specs = {"generator": generator, "discriminator": discriminator}
-        self.latent = build_latent(latent, latent_dim)
-        self.generator = self.build_generator()
-        self.discriminator = self.build_discriminator()
-        self.generator_ema: Optional[AveragedModel] = None
-        if ema_decay is not None:
-            self.generator_ema = AveragedModel(self.generator, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
-            self.generator_ema.requires_grad_(False)
-
-        fixed = torch.Generator().manual_seed(sample_seed)
-        self.register_buffer("fixed_noise", self.latent.noise(num_sample_images, generator=fixed))
-
+        self._network_specs: Dict[str, Any] = {"generator": generator, "discriminator": discriminator, "latent": latent}
+        self._built = False
         self.d_step_count = 0
         self.g_step_count = 0
         self._critic_steps_done = 0
@@ -175,12 +213,43 @@ class GANModule(L.LightningModule):
             (hp.g_steps >= 1, f"g_steps must be >= 1, got {hp.g_steps}"),
             (hp.lr_g > 0 and hp.lr_d > 0, f"learning rates must be positive, got lr_g={hp.lr_g}, lr_d={hp.lr_d}"),
             (hp.ema_decay is None or 0.0 < hp.ema_decay < 1.0, f"ema_decay must be in (0, 1), got {hp.ema_decay}"),
+            (hp.d_ema_rate is None or 0.0 < hp.d_ema_rate <= 1.0, f"d_ema_rate must be in (0, 1], got {hp.d_ema_rate}"),
             (0.0 <= hp.lr_decay_start < 1.0, f"lr_decay_start must be in [0, 1), got {hp.lr_decay_start}"),
             (hp.num_sample_images >= 1, f"num_sample_images must be >= 1, got {hp.num_sample_images}"),
         ]
         for ok, message in checks:
             if not ok:
                 raise ZooError(message)
+
+    def build(self) -> None:
+        """Build the latent prior, the networks, their moving averages and the fixed sample noise.
+
+        Called once, automatically, after the whole ``__init__`` chain of the class being
+        constructed has run (also by ``load_from_checkpoint``), so the build hooks
+        (:meth:`build_generator`, :meth:`build_discriminator`) see every hyper-parameter.
+        """
+        if self._built:
+            return
+        hp = self.hparams
+        self.latent = build_latent(self.network_spec("latent"), hp.latent_dim)
+        self.generator = self.build_generator()
+        self.discriminator = self.build_discriminator()
+        self.generator_ema: Optional[AveragedModel] = None
+        if hp.ema_decay is not None:
+            self.generator_ema = AveragedModel(self.generator, multi_avg_fn=get_ema_multi_avg_fn(hp.ema_decay), use_buffers=True)
+            self.generator_ema.requires_grad_(False)
+        self.discriminator_ema: Optional[AveragedModel] = None
+        if hp.d_ema_rate is not None:
+            self.discriminator_ema = AveragedModel(self.discriminator, multi_avg_fn=get_ema_multi_avg_fn(1.0 - hp.d_ema_rate), use_buffers=True)
+            self.discriminator_ema.requires_grad_(False)
+        fixed = torch.Generator().manual_seed(hp.sample_seed)
+        self.register_buffer("fixed_noise", self.latent.noise(hp.num_sample_images, generator=fixed))
+        self._built = True
+
+    def network_spec(self, role: Literal["generator", "discriminator", "latent"]) -> Any:
+        """What the model was asked to build for ``role``: a registry name or dict (the
+        hyper-parameter), or the ``nn.Module`` given through the Python API."""
+        return self._network_specs[role]
 
     @property
     def discriminator_out_dim(self) -> int:
@@ -189,20 +258,40 @@ class GANModule(L.LightningModule):
 
     def build_generator(self) -> nn.Module:
         """Build the generator from the hyper-parameters (override for custom networks)."""
-        return build_generator(self._net_specs["generator"], self.img_shape, self.latent.dim, self.hparams.g_width)
+        return build_generator(self.network_spec("generator"), self.img_shape, self.latent.dim, self.hparams.g_width)
 
     def build_discriminator(self) -> nn.Module:
         """Build the discriminator from the hyper-parameters, with :attr:`discriminator_out_dim` outputs."""
-        return build_discriminator(self._net_specs["discriminator"], self.img_shape, self.hparams.d_width, out_dim=self.discriminator_out_dim)
+        return build_discriminator(self.network_spec("discriminator"), self.img_shape, self.hparams.d_width, out_dim=self.discriminator_out_dim)
 
     # ------------------------------------------------------------------ method hooks
     def discriminator_loss(self, batch: GANBatch, fake: Tensor) -> Tensor:
-        """Loss minimised by the discriminator for one step. ``fake`` is detached from G."""
+        """Loss minimised by the discriminator for one step. ``fake`` (``batch.fake.samples``) is
+        detached from G; ``batch.fake`` also holds the latents and labels behind it."""
         raise NotImplementedError(f"{type(self).__name__} must implement discriminator_loss(batch, fake)")
 
     def generator_loss(self, batch: GANBatch, fake: Tensor) -> Tensor:
-        """Loss minimised by the generator for one step. ``fake`` carries gradients to G."""
+        """Loss minimised by the generator for one step. ``fake`` (``batch.fake.samples``) carries
+        gradients to G; ``batch.fake`` also holds the latents and labels behind it."""
         raise NotImplementedError(f"{type(self).__name__} must implement generator_loss(batch, fake)")
+
+    def prepare_batch(self, batch: GANBatch) -> GANBatch:
+        """The batch every step of this training batch sees; override to check it or add to it
+        (e.g. ``dataclasses.replace(batch, generator_real=...)``). Default: unchanged."""
+        return batch
+
+    def before_discriminator_step(self) -> None:
+        """Runs before every discriminator update (WGAN clips the critic's weights here, as its code)."""
+
+    def after_discriminator_step(self) -> None:
+        """Runs after every discriminator update and the discriminator average's update."""
+
+    def after_generator_step(self) -> None:
+        """Runs after every generator update and the generator EMA's update."""
+
+    def start_discriminator_average(self) -> None:
+        """Start the discriminator's moving average before the first update. Default: its first
+        update copies the weights (``AveragedModel``); Improved GAN starts from zero as its code."""
 
     def critic_steps(self) -> int:
         """Discriminator steps before the next generator round (WGAN overrides this for its warm-up)."""
@@ -222,7 +311,9 @@ class GANModule(L.LightningModule):
 
     # ------------------------------------------------------------------ the loop
     def training_step(self, batch: Any, batch_idx: int) -> None:
-        batch = as_gan_batch(batch)
+        batch = self.prepare_batch(as_gan_batch(batch))
+        if self.d_step_count == 0 and self.g_step_count == 0 and self.discriminator_ema is not None:
+            self.start_discriminator_average()
         self.logging_step = self._is_logging_step()
         opt_g, opt_d = self.optimizers()
         d_loss = self.discriminator_step(batch, opt_d)
@@ -270,28 +361,36 @@ class GANModule(L.LightningModule):
             self._cache_parametrizations = bool(found) and all(isinstance(p, _WeightNorm) for p in found)
         return parametrize.cached() if self._cache_parametrizations else nullcontext()
 
+    def make_fake(self, batch: GANBatch) -> GANBatch:
+        """``batch`` with a fresh generated side: ``batch.size`` latents, their labels and ``G(z)``."""
+        labels = self.sample_fake_labels(batch.size, batch)
+        z = self.sample_latent(batch.size)
+        return replace(batch, fake=FakeBatch(samples=self.generate(z, labels), latents=z, labels=labels))
+
     def discriminator_step(self, batch: GANBatch, optimizer) -> Tensor:
         """One discriminator update on fresh latents; G is frozen and its output detached."""
+        self.before_discriminator_step()
         with self.toggled_optimizer(optimizer):
             with torch.no_grad():
-                labels = self.sample_fake_labels(batch.size, batch)
-                fake = self.generate(self.sample_latent(batch.size), labels)
+                batch = self.make_fake(batch)
             with self._parametrization_cache():
-                loss = self.discriminator_loss(batch, fake)
+                loss = self.discriminator_loss(batch, batch.fake.samples)
             self._check_finite(loss, "discriminator", self.d_step_count)
             optimizer.zero_grad(set_to_none=True)
             self.manual_backward(loss)
             optimizer.step()
         self.d_step_count += 1
+        if self.discriminator_ema is not None:
+            self.discriminator_ema.update_parameters(self.discriminator)
+        self.after_discriminator_step()
         return loss.detach()
 
     def generator_step(self, batch: GANBatch, optimizer) -> Tensor:
         """One generator update; the latent prior's regulariser (if any) is added to the loss."""
         with self.toggled_optimizer(optimizer):
-            labels = self.sample_fake_labels(batch.size, batch)
             with self._parametrization_cache():
-                fake = self.generate(self.sample_latent(batch.size), labels)
-                loss = self.generator_loss(batch, fake)
+                batch = self.make_fake(batch)
+                loss = self.generator_loss(batch, batch.fake.samples)
             penalty = self.latent.regularizer()
             if penalty is not None:
                 loss = loss + penalty
@@ -302,6 +401,7 @@ class GANModule(L.LightningModule):
         self.g_step_count += 1
         if self.generator_ema is not None:
             self.generator_ema.update_parameters(self.generator)
+        self.after_generator_step()
         return loss.detach()
 
     def _check_finite(self, loss: Tensor, network: str, step: int) -> None:
@@ -322,10 +422,8 @@ class GANModule(L.LightningModule):
 
     # ------------------------------------------------------------------ evaluation
     def _held_out_d_loss(self, batch: Any) -> Tensor:
-        batch = as_gan_batch(batch)
-        labels = self.sample_fake_labels(batch.size, batch)
-        fake = self.generate(self.sample_latent(batch.size), labels)
-        return self.discriminator_loss(batch, fake)
+        batch = self.make_fake(as_gan_batch(batch))
+        return self.discriminator_loss(batch, batch.fake.samples)
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         """Discriminator loss on held-out real data against fresh fakes (methods add their own metrics)."""

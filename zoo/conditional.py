@@ -77,14 +77,29 @@ class ConditionalGAN(GANModule):
             raise ZooError("conditioning 'auxiliary' (AC-GAN) needs ac_weight > 0, e.g. ac_weight: 1.0")
         if conditioning == "concat" and ac_weight > 0:
             raise ZooError("an auxiliary classifier on a concat D would read the label from its input; use conditioning projection or auxiliary")
-        self.conditioning = conditioning
-        self.g_conditioning = g_conditioning or ("cbn" if conditioning == "projection" else "concat")
-        self.loss_name = loss or ("hinge" if conditioning == "projection" else "nonsaturating")
-        if self.g_conditioning not in ("concat", "cbn") or self.loss_name not in ("hinge", "nonsaturating"):
+        if g_conditioning not in (None, "concat", "cbn") or loss not in (None, "hinge", "nonsaturating"):
             raise ZooError(f"choose g_conditioning concat|cbn and loss hinge|nonsaturating, got {g_conditioning!r}, {loss!r}")
-        self.ac_weight = float(ac_weight)
         super().__init__(**kwargs)
-        self.fake_labels: Optional[Tensor] = None
+
+    @property
+    def conditioning(self) -> str:
+        """How D uses the label: ``concat``, ``projection`` or ``auxiliary``."""
+        return self.hparams.conditioning
+
+    @property
+    def g_conditioning(self) -> str:
+        """How G uses the label: ``g_conditioning``, else ``cbn`` for projection and ``concat`` otherwise."""
+        return self.hparams.g_conditioning or ("cbn" if self.conditioning == "projection" else "concat")
+
+    @property
+    def loss_name(self) -> str:
+        """``loss``, else hinge for projection (Miyato & Koyama) and non-saturating otherwise."""
+        return self.hparams.loss or ("hinge" if self.conditioning == "projection" else "nonsaturating")
+
+    @property
+    def ac_weight(self) -> float:
+        """Weight of the auxiliary classifier's cross-entropies."""
+        return float(self.hparams.ac_weight)
 
     @property
     def num_classes(self) -> int:
@@ -94,14 +109,14 @@ class ConditionalGAN(GANModule):
     # ------------------------------------------------------------------ networks
     def build_generator(self) -> nn.Module:
         """``G(z, y)``: a registered generator wrapped for concatenation or conditional batch norm."""
-        spec, k = self._net_specs["generator"], self.num_classes
+        spec, k = self.network_spec("generator"), self.num_classes
         if self.g_conditioning == "concat":
             return ConcatGenerator(build_generator(spec, self.img_shape, self.latent.dim + k, self.hparams.g_width), k)
         return CBNGenerator(build_generator(spec, self.img_shape, self.latent.dim, self.hparams.g_width), k)
 
     def build_discriminator(self) -> nn.Module:
         """``D(x, y)``: a registered discriminator wrapped for concatenation or projection."""
-        spec, k = self._net_specs["discriminator"], self.num_classes
+        spec, k = self.network_spec("discriminator"), self.num_classes
         if self.conditioning == "concat":
             shape = (self.img_shape[0] + k, *self.img_shape[1:]) if len(self.img_shape) > 1 else (self.img_shape[0] + k,)
             return ConcatDiscriminator(build_discriminator(spec, shape, self.hparams.d_width, out_dim=1), k)
@@ -110,15 +125,11 @@ class ConditionalGAN(GANModule):
 
     # ------------------------------------------------------------------ labels
     def sample_fake_labels(self, n: int, batch: Optional[GANBatch] = None) -> Tensor:
-        """Classes of the step's generated samples, uniform over ``0 .. K-1``.
-
-        The loop calls this right before generating the fakes that it passes to the loss hooks,
-        so the labels are kept for those hooks (:attr:`fake_labels`).
-        """
+        """Classes of the step's generated samples, uniform over ``0 .. K-1`` (the loss hooks read
+        them as ``batch.fake.labels``)."""
         if batch is not None:
             self._real_labels(batch)  # an unlabelled data set fails here, before any update
-        self.fake_labels = torch.randint(self.num_classes, (n,), device=self.device)
-        return self.fake_labels
+        return torch.randint(self.num_classes, (n,), device=self.device)
 
     def fixed_labels(self) -> Tensor:
         """Labels of the fixed sample noise: ``i mod K``, so grids cycle through the classes."""
@@ -168,7 +179,7 @@ class ConditionalGAN(GANModule):
 
     def discriminator_loss(self, batch: GANBatch, fake: Tensor) -> Tensor:
         real_labels = self._real_labels(batch)
-        fake_labels = self.fake_labels
+        fake_labels = batch.fake.labels
         real_logit, real_class = self._outputs(batch.real, real_labels)
         fake_logit, fake_class = self._outputs(fake, fake_labels)
         if self.loss_name == "hinge":
@@ -180,7 +191,7 @@ class ConditionalGAN(GANModule):
         return loss
 
     def generator_loss(self, batch: GANBatch, fake: Tensor) -> Tensor:
-        fake_labels = self.fake_labels
+        fake_labels = batch.fake.labels
         fake_logit, fake_class = self._outputs(fake, fake_labels)
         loss = losses.hinge_loss_g(fake_logit) if self.loss_name == "hinge" else losses.nonsaturating_loss_g(fake_logit)
         if fake_class is not None:

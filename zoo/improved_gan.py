@@ -19,12 +19,12 @@ historical averaging (``zoo.callbacks.HistoricalAveraging``), Gaussian noise and
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Dict, List, Literal, Optional
 
 import torch
-from torch import Tensor, nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from lightning.pytorch.utilities import CombinedLoader
+from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from zoo import losses
@@ -82,38 +82,34 @@ class ImprovedGAN(GANModule):
         data_init_size: int = 500,
         **kwargs: Any,
     ) -> None:
-        num_classes = int(kwargs.get("num_classes", 0))
-        if semi_supervised and num_classes < 2:
-            raise ZooError(
-                f"semi-supervised ImprovedGAN needs data with at least 2 classes (num_classes={num_classes}); "
-                "use a labelled datamodule or set semi_supervised: false"
-            )
-        self._semi_supervised = semi_supervised
-        super().__init__(**kwargs)
         checks = [
             (generator_objective in OBJECTIVES, f"unknown generator_objective {generator_objective!r}; choose one of {', '.join(OBJECTIVES)}"),
-            (data_init_size >= 1, f"data_init_size must be >= 1, got {data_init_size}"),
             (feature_distance in ("l2", "l1"), f"unknown feature_distance {feature_distance!r}; choose l2 or l1"),
             (generator_real in ("previous", "same"), f"unknown generator_real {generator_real!r}; choose previous or same"),
             (0.0 < real_label <= 1.0, f"real_label must be in (0, 1], got {real_label}"),
             (unlabeled_weight >= 0.0, f"unlabeled_weight must be >= 0, got {unlabeled_weight}"),
-            (d_ema_rate is None or 0.0 < d_ema_rate <= 1.0, f"d_ema_rate must be in (0, 1], got {d_ema_rate}"),
+            (data_init_size >= 1, f"data_init_size must be >= 1, got {data_init_size}"),
         ]
+        num_classes = int(kwargs.get("num_classes", 0))
+        if semi_supervised:
+            checks.insert(0, (num_classes >= 2, (
+                f"semi-supervised ImprovedGAN needs data with at least 2 classes (num_classes={num_classes}); "
+                "use a labelled datamodule or set semi_supervised: false")))
         for ok, message in checks:
             if not ok:
                 raise ZooError(message)
-        if generator_objective == "feature_matching":
-            self._find_feature_module(feature_layer)  # fail now, with the choices, on a bad name
-        self.discriminator_ema: Optional[AveragedModel] = None
-        if d_ema_rate is not None:
-            self.discriminator_ema = AveragedModel(self.discriminator, multi_avg_fn=get_ema_multi_avg_fn(1.0 - d_ema_rate), use_buffers=True)
-            self.discriminator_ema.requires_grad_(False)
-        k = self.discriminator_out_dim
+        super().__init__(d_ema_rate=d_ema_rate, **kwargs)
+        k = int(num_classes) if semi_supervised else 1
         self.val_accuracy = MulticlassAccuracy(num_classes=k, average="micro") if semi_supervised else None
         self.test_accuracy = MulticlassAccuracy(num_classes=k, average="micro") if semi_supervised else None
         self._previous_real: Optional[Tensor] = None
-        self._generator_real: Optional[Tensor] = None
         self._independent_d: Optional[bool] = None
+
+    def build(self) -> None:
+        """The base's networks, then a check that ``feature_layer`` names a layer of D (one line if not)."""
+        super().build()
+        if self.hparams.generator_objective == "feature_matching":
+            self._find_feature_module(self.hparams.feature_layer)
 
     def _find_feature_module(self, name: str) -> nn.Module:
         modules = dict(self.discriminator.named_modules())
@@ -126,7 +122,7 @@ class ImprovedGAN(GANModule):
     @property
     def discriminator_out_dim(self) -> int:
         """K logits (the fake class's logit is the constant 0); one logit in unsupervised use."""
-        return int(self.hparams.num_classes) if self._semi_supervised else 1
+        return int(self.hparams.num_classes) if self.hparams.semi_supervised else 1
 
     # ------------------------------------------------------------------ the paper's losses
     def discriminator_loss(self, batch: GANBatch, fake: Tensor) -> Tensor:
@@ -149,7 +145,7 @@ class ImprovedGAN(GANModule):
             return losses.ssl_nonsaturating_loss_g(self.discriminator(fake))
         if self.hparams.generator_objective == "saturating":
             return losses.ssl_saturating_loss_g(self.discriminator(fake))
-        real = self._generator_real if self._generator_real is not None else batch.real
+        real = batch.generator_real if batch.generator_real is not None else batch.real
         with torch.no_grad():
             real_features = self.layer_output(real)
         return losses.feature_matching_loss(real_features, self.layer_output(fake), self.hparams.feature_distance)
@@ -187,18 +183,18 @@ class ImprovedGAN(GANModule):
         if self.hparams.semi_supervised and datamodule is not None and getattr(datamodule, "num_labels", 0) is None:
             raise ZooError(_NEEDS_LABELS)
 
-    def training_step(self, batch: Any, batch_idx: int) -> None:
-        batch = as_gan_batch(batch)
+    def prepare_batch(self, batch: GANBatch) -> GANBatch:
+        """Check the labelled part, initialise from data before the first step, and give G's
+        feature matching the previous step's real batch (``generator_real: previous``)."""
         if self.hparams.semi_supervised and batch.labeled is None:
             raise ZooError(_NEEDS_LABELS)
-        use_previous = self.hparams.generator_real == "previous" and self._previous_real is not None
-        self._generator_real = self._previous_real if use_previous and self._previous_real.shape == batch.real.shape else batch.real
+        if self.hparams.data_init and self.d_step_count == 0 and self.g_step_count == 0:
+            self.initialise_from_data(self.initialisation_examples(batch))
+        previous = self._previous_real
         self._previous_real = batch.real.detach()
-        if self.d_step_count == 0 and self.g_step_count == 0:
-            if self.hparams.data_init:
-                self.initialise_from_data(self.initialisation_examples(batch))
-            self.start_discriminator_average()
-        super().training_step(batch, batch_idx)
+        if self.hparams.generator_real == "previous" and previous is not None and previous.shape == batch.real.shape:
+            return replace(batch, generator_real=previous)
+        return batch
 
     def initialisation_examples(self, batch: GANBatch) -> Tensor:
         """``data_init_size`` shuffled unlabelled training examples (from the datamodule's training
@@ -229,8 +225,6 @@ class ImprovedGAN(GANModule):
         """Start the moving average of D as the official code does: zero for every trainable
         parameter, the current value for frozen gains and buffers (which it does not average)."""
         average = self.discriminator_ema
-        if average is None:
-            return
         for mean, param in zip(average.module.parameters(), self.discriminator.parameters()):
             mean.copy_(torch.zeros_like(param) if param.requires_grad else param)
         for mean, buffer in zip(average.module.buffers(), self.discriminator.buffers()):
@@ -240,12 +234,6 @@ class ImprovedGAN(GANModule):
     def discriminator_parameters(self) -> List[nn.Parameter]:
         """D's trainable parameters: the frozen weight-norm gains are left out, as in the code."""
         return [p for p in self.discriminator.parameters() if p.requires_grad]
-
-    def discriminator_step(self, batch: GANBatch, optimizer) -> Tensor:
-        loss = super().discriminator_step(batch, optimizer)
-        if self.discriminator_ema is not None:
-            self.discriminator_ema.update_parameters(self.discriminator)
-        return loss
 
     # ------------------------------------------------------------------ evaluation
     def classifier(self) -> nn.Module:

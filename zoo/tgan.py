@@ -68,7 +68,6 @@ class TGAN(GANModule):
         if pair_permutations < 0:
             raise ZooError(f"pair_permutations must be >= 0, got {pair_permutations}; the official pair augmentation uses 2")
         super().__init__(g_steps=g_steps, **kwargs)
-        self._d_loss, self._g_loss = LOSSES[loss]
 
     def build_discriminator(self) -> nn.Module:
         """The pair critic ``T = D(E(.) - E(.))``; ``discriminator`` names E's architecture.
@@ -77,10 +76,11 @@ class TGAN(GANModule):
         the whole critic, and any other module as the encoder E (with ``embed_dim`` outputs).
         """
         hp = self.hparams
-        if isinstance(self._net_specs["discriminator"], PairCritic):
-            return self._net_specs["discriminator"]
+        spec = self.network_spec("discriminator")
+        if isinstance(spec, PairCritic):
+            return spec
         return build_pair_critic(
-            self._net_specs["discriminator"], self.img_shape, hp.d_width, embed_dim=hp.embed_dim, hidden=hp.critic_hidden, spectral=hp.spectral_norm
+            spec, self.img_shape, hp.d_width, embed_dim=hp.embed_dim, hidden=hp.critic_hidden, spectral=hp.spectral_norm
         )
 
     def pair_logits(self, real: Tensor, fake: Tensor) -> Tuple[Tensor, Tensor]:
@@ -95,10 +95,12 @@ class TGAN(GANModule):
         return critic.compare(h_real, h_fake), critic.compare(h_fake, h_real)
 
     def discriminator_loss(self, batch: GANBatch, fake: Tensor) -> Tensor:
-        return self._d_loss(*self.pair_logits(batch.real, fake))
+        d_loss, _ = LOSSES[self.hparams.loss]
+        return d_loss(*self.pair_logits(batch.real, fake))
 
     def generator_loss(self, batch: GANBatch, fake: Tensor) -> Tensor:
-        return self._g_loss(*self.pair_logits(batch.real, fake))
+        _, g_loss = LOSSES[self.hparams.loss]
+        return g_loss(*self.pair_logits(batch.real, fake))
 
     def realness(self, x: Tensor, labels: Optional[Tensor] = None) -> Tensor:
         """Mean of ``T(x, x_f)`` over reference fakes ``x_f``: the generator's samples of the fixed noise.

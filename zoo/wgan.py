@@ -98,15 +98,25 @@ class WGAN(GANModule):
         lr_g = lr_g if lr_g is not None else paper["lr"]
         lr_d = lr_d if lr_d is not None else lr_g
         betas = tuple(betas) if betas is not None else paper["betas"]
-        self.penalty = penalty
-        self.clip_value = clip_value
         super().__init__(optimizer=optimizer, lr_g=lr_g, lr_d=lr_d, betas=betas, n_critic=n_critic, **kwargs)
+
+    @property
+    def penalty(self) -> Optional[str]:
+        """``"gp"`` (WGAN-GP) or ``None`` (weight clipping)."""
+        return self.hparams.penalty
+
+    @property
+    def clip_value(self) -> Optional[float]:
+        """The clipping bound ``c``: ``clip_value``, else 0.01 without a penalty; ``None`` with it."""
+        if self.hparams.clip_value is not None:
+            return self.hparams.clip_value
+        return DEFAULT_CLIP_VALUE if self.penalty is None else None
 
     def build_discriminator(self) -> nn.Module:
         """The critic; with the gradient penalty, layer norm replaces a batch-norm default, and batch norm is refused."""
         if self.penalty is None:
             return super().build_discriminator()
-        spec = discriminator_with_norm(self._net_specs["discriminator"], self.img_shape, "layer", replacing=("batch",))
+        spec = discriminator_with_norm(self.network_spec("discriminator"), self.img_shape, "layer", replacing=("batch",))
         critic = build_discriminator(spec, self.img_shape, self.hparams.d_width, out_dim=self.discriminator_out_dim)
         if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in critic.modules()):
             raise ZooError(
@@ -133,12 +143,11 @@ class WGAN(GANModule):
         """``-E[f(G(z))]``."""
         return losses.wasserstein_loss_g(self.discriminator(fake))
 
-    def discriminator_step(self, batch: GANBatch, optimizer) -> Tensor:
-        """The base's critic update, then weight clipping (so weights are within bounds after every step)."""
-        loss = super().discriminator_step(batch, optimizer)
+    def before_discriminator_step(self) -> None:
+        """Clip the critic's weights to ``[-c, c]`` before each critic update, as the official loop
+        (``for p in netD.parameters(): p.data.clamp_(-c, c)`` at the top of each critic iteration)."""
         if self.clip_value is not None:
             penalties.clip_weights_(self.discriminator_parameters(), self.clip_value)
-        return loss
 
     def critic_steps(self) -> int:
         """``n_critic``, or the official warm-up's ``warmup_critic_steps`` in warm-up rounds."""
