@@ -100,7 +100,15 @@ class WGAN(GANModule):
         betas = tuple(betas) if betas is not None else paper["betas"]
         self.penalty = penalty
         self.clip_value = clip_value
+        self._optimizer_settings = {"optimizer": optimizer, "lr_g": lr_g, "lr_d": lr_d, "betas": betas}
         super().__init__(optimizer=optimizer, lr_g=lr_g, lr_d=lr_d, betas=betas, n_critic=n_critic, **kwargs)
+
+    def _check_hyperparameters(self) -> None:
+        # LightningCLI hands the base the command line's values as hyper-parameters, ``None`` for
+        # "the paper's value" included; record the values this module trains with instead, so the
+        # base's checks, its optimizers and the checkpoint all see them.
+        self.hparams.update(self._optimizer_settings)
+        super()._check_hyperparameters()
 
     def build_discriminator(self) -> nn.Module:
         """The critic; with the gradient penalty, layer norm replaces a batch-norm default, and batch norm is refused."""
