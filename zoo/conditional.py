@@ -84,6 +84,8 @@ class ConditionalGAN(GANModule):
             raise ZooError(f"choose g_conditioning concat|cbn and loss hinge|nonsaturating, got {g_conditioning!r}, {loss!r}")
         self.ac_weight = float(ac_weight)
         super().__init__(**kwargs)
+        # The checkpoint names the choices made for the defaults left empty.
+        self.hparams.update(g_conditioning=self.g_conditioning, loss=self.loss_name)
         self.fake_labels: Optional[Tensor] = None
 
     @property
