@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from zoo import losses
+from zoo import arguments, losses
 from zoo.base import GANBatch, GANModule
 from zoo.errors import ZooError
 from zoo.nets import build_discriminator, build_generator
@@ -153,6 +153,7 @@ class ConditionalGAN(GANModule):
     @torch.no_grad()
     def sample_from_latent(self, z: Tensor, labels: Optional[Tensor] = None, use_ema: bool = True) -> Tensor:
         """As the base, with ``labels`` checked; without labels sample ``i`` gets class ``i mod K``."""
+        z = arguments.latent_batch(z, self.latent.dim)
         labels = self.labels_for_indices(torch.arange(z.shape[0])) if labels is None else self.check_labels(labels, z.shape[0])
         return super().sample_from_latent(z, labels=labels, use_ema=use_ema)
 
