@@ -103,6 +103,6 @@ def fits_in_memory(nbytes: int, device: torch.device, what: str) -> None:
     total = memory_of(device)
     if total is not None and nbytes > total:
         raise ZooError(
-            f"{what} need {nbytes / 2**30:.1f} GiB, more than the {total / 2**30:.1f} GiB of {device.type} memory "
+            f"{what} would take {nbytes / 2**30:.1f} GiB, more than the {total / 2**30:.1f} GiB of {device.type} memory "
             "here; generate fewer at a time (e.g. sample(n, seed=s) over several seeds)"
         )

@@ -383,7 +383,8 @@ class GANModule(L.LightningModule):
         """
         n = arguments.whole_number(n, "n")
         itemsize = torch.empty((), dtype=torch.get_default_dtype()).element_size()
-        arguments.fits_in_memory(n * self.latent.noise_dim * itemsize, torch.device("cpu") if seed is not None else self.device, f"the noise of {n} samples")
+        drawn_on = torch.device("cpu") if seed is not None else self.device
+        arguments.fits_in_memory(n * self.latent.noise_dim * itemsize, drawn_on, f"the noise of {n} samples")
         if seed is not None:
             noise = self.latent.noise(n, generator=torch.Generator().manual_seed(arguments.seed(seed)))
         else:
@@ -428,7 +429,7 @@ class GANModule(L.LightningModule):
                     out = part.new_empty((z.shape[0], *part.shape[1:]))
                 except RuntimeError as error:  # more than the machine has free, CPU or GPU
                     raise ZooError(
-                        f"{z.shape[0]} samples need {size / 2**30:.1f} GiB, more than is free now ({type(error).__name__}); "
+                        f"{z.shape[0]} samples would take {size / 2**30:.1f} GiB, more than is free now ({type(error).__name__}); "
                         "generate fewer at a time (e.g. sample(n, seed=s) over several seeds)"
                     ) from None
             out[start:stop] = part
