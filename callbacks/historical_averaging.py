@@ -9,13 +9,28 @@ parameter over every step of its optimizer so far, current step included, update
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 import lightning as L
 import torch
 from torch import Tensor
 
 from zoo.errors import ZooError
+
+
+@torch.no_grad()
+def add_historical_gradient_(params: List[Tensor], means: List[Tensor], grads: List[Tensor], step: int, weight: float) -> None:
+    """One step of historical averaging for parameters that share a step count, in place.
+
+    ``step`` is the parameters' step number ``t`` (1 at their first step, when ``means`` are copies
+    of ``params``). Updates the running means, ``mean_t = mean_{t-1} + (theta_t - mean_{t-1}) / t``,
+    then adds the gradient of ``weight * ||theta - mean_t||^2`` with the mean held fixed,
+    ``2 * weight * (theta - mean_t)``, to ``grads``. Foreach ops: one kernel per operation for
+    the whole group instead of one per tensor. The callback and ``benchmarks/toy_games.py`` share it.
+    """
+    if step > 1:
+        torch._foreach_lerp_(means, params, 1.0 / step)
+    torch._foreach_add_(grads, torch._foreach_sub(params, means), alpha=2.0 * weight)
 
 
 class HistoricalAveraging(L.Callback):
@@ -52,8 +67,7 @@ class HistoricalAveraging(L.Callback):
     def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule, optimizer: torch.optim.Optimizer) -> None:
         if not self._names:
             self._names = {id(p): name for name, p in pl_module.named_parameters()}
-        # Parameters that share a step count (all of one optimizer, normally) are updated together
-        # with foreach ops: one kernel launch per operation for the whole group instead of per tensor.
+        # Parameters that share a step count (all of one optimizer, normally) are updated together.
         groups: Dict[int, list] = {}
         for group in optimizer.param_groups:
             for param in group["params"]:
@@ -72,9 +86,7 @@ class HistoricalAveraging(L.Callback):
                 groups.setdefault(count, []).append((param.detach(), self.means[name], param.grad))
         for count, members in groups.items():
             params, means, grads = (list(t) for t in zip(*members))
-            if count > 1:  # mean_t = mean_{t-1} + (theta_t - mean_{t-1}) / t
-                torch._foreach_lerp_(means, params, 1.0 / count)
-            torch._foreach_add_(grads, torch._foreach_sub(params, means), alpha=2.0 * self.weight)
+            add_historical_gradient_(params, means, grads, count, self.weight)
 
     def state_dict(self) -> Dict[str, Any]:
         return {"weight": self.weight, "counts": dict(self.counts), "means": {k: v.detach().cpu() for k, v in self.means.items()}}

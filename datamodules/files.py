@@ -2,7 +2,8 @@
 
 torchvision's readers say "Dataset not found or corrupted" without the path, or fail deep inside
 a parser; checking for the files first lets us name the exact directory and the download flag,
-and anything that still goes wrong afterwards is a corrupt file.
+and anything that still goes wrong afterwards is a corrupt file, or a file this user may not read.
+Image files of more than 8 bits per channel are scaled to 8 bits by their depth (:func:`eight_bit`).
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 import os
 from typing import Callable, Iterable, Optional, TypeVar
 
+import numpy as np
+from PIL import Image
 from torchvision.datasets.utils import check_integrity
 
-from zoo.errors import CorruptDataError, DataNotFoundError, ZooError
+from zoo.errors import CorruptDataError, DataNotFoundError, DataPermissionError, ZooError
 
 T = TypeVar("T")
 
@@ -38,6 +41,36 @@ def one_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
+def not_readable(path: str, error: PermissionError) -> DataPermissionError:
+    """The one-line error for a data file or folder this user may not read."""
+    where = error.filename or path
+    return DataPermissionError(
+        f"permission denied reading '{where}'; make it readable (chmod a+r, and a+x for folders) "
+        "or point data_dir at a copy you can read"
+    )
+
+
+#: Pillow's modes of more than 8 bits per pixel that ``convert("L")``/``convert("RGB")`` would clip
+#: at 255 instead of scaling (a 16-bit 50 % grey would become white), with their bit depth.
+DEEP_MODES = {"I;16": 16, "I;16B": 16, "I;16L": 16, "I;16N": 16, "I": 16}
+
+
+def eight_bit(image: Image.Image) -> Image.Image:
+    """``image`` with more than 8 bits per pixel scaled to 8-bit grayscale by its bit depth
+    (``v * 255 / (2**bits - 1)``, rounded); other images are returned unchanged.
+
+    Pillow opens 16-bit grayscale PNGs and TIFFs as ``I;16`` (older versions: ``I``); its 16-bit
+    RGB images already arrive as 8-bit ``RGB``.
+    """
+    bits = DEEP_MODES.get(image.mode)
+    if bits is None:
+        return image
+    values = np.asarray(image, dtype=np.float64)
+    if values.size and (values.min() < 0 or values.max() > 2**bits - 1):
+        raise CorruptDataError(f"image '{getattr(image, 'filename', '') or '?'}' has pixel values outside 0..{2**bits - 1}; save it as 8- or 16-bit grayscale")
+    return Image.fromarray(np.round(values * (255 / (2**bits - 1))).astype(np.uint8))  # 2-D uint8: mode L
+
+
 def require_files(name: str, directory: str, names: Iterable[str], what: str) -> None:
     """Raise :class:`DataNotFoundError` naming ``directory`` and the download flag if files are missing.
 
@@ -57,7 +90,9 @@ def read_or_raise(name: str, directory: str, read: Callable[[], T], reason: Opti
         return read()
     except ZooError:
         raise
-    except Exception as error:  # noqa: BLE001 - every reader failure means the same to the user
+    except PermissionError as error:
+        raise not_readable(directory, error) from error
+    except Exception as error:  # noqa: BLE001 - every other reader failure means the same to the user
         why = (reason() if reason is not None else None) or one_line(error)
         raise CorruptDataError(
             f"could not read {name} from '{directory}': {why}; the files may be truncated or corrupt: "

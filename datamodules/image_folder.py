@@ -18,13 +18,12 @@ import torch
 from PIL import Image
 from torch import Tensor
 from torchvision import transforms
-from torchvision.datasets import ImageFolder
-from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extension
+from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extension, make_dataset
 
 from zoo.errors import CorruptDataError, DataNotFoundError, ZooError
 
 from .base import ZooDataModule
-from .files import one_line
+from .files import eight_bit, not_readable, one_line
 from .sketch_readers import Selection
 from .subsets import derive_seed, stratified_split
 
@@ -46,7 +45,11 @@ class ImageFiles:
     def _read(self, path: str) -> Tensor:
         try:
             with Image.open(path) as image:
-                return self.transform(image.convert(self.mode))
+                return self.transform(eight_bit(image).convert(self.mode))
+        except ZooError:
+            raise
+        except PermissionError as error:
+            raise not_readable(path, error) from error
         except Exception as error:  # noqa: BLE001 - truncated or non-image files
             raise CorruptDataError(f"could not read image '{path}': {one_line(error)}; the file may be truncated or corrupt: replace or delete it") from error
 
@@ -56,6 +59,11 @@ class ImageFiles:
         if len(index) == 0:
             return torch.empty((0, channels, self.size, self.size), dtype=torch.uint8)
         return torch.stack([self._read(self.paths[i]) for i in index.tolist()])
+
+
+def _holds_images(folder: str) -> bool:
+    """Whether ``folder`` or any folder below it holds an image file."""
+    return any(has_file_allowed_extension(name, IMG_EXTENSIONS) for _, _, names in os.walk(folder, followlinks=True) for name in names)
 
 
 class ImageFolderDataModule(ZooDataModule):
@@ -97,12 +105,18 @@ class ImageFolderDataModule(ZooDataModule):
 
     @property
     def classes(self) -> list[str]:
-        """Class names (sorted sub-folders), or an empty list for a flat folder of images."""
+        """Class names: the sorted sub-folders that hold images (at any depth, as torchvision's
+        ImageFolder reads them), or an empty list for a flat folder of images. A sub-folder
+        without images is not a class: it would give the model a class no example has."""
         if self._classes is None:
             if not os.path.isdir(self.data_dir):
                 raise DataNotFoundError(f"image folder '{self.data_dir}' not found; point data_dir at a folder of images (e.g. CelebA's img_align_celeba)")
-            flat = bool(self._flat_images())
-            self._classes = [] if flat else sorted(e.name for e in os.scandir(self.data_dir) if e.is_dir())
+            try:
+                flat = bool(self._flat_images())
+                folders = [] if flat else sorted(e.name for e in os.scandir(self.data_dir) if e.is_dir())
+                self._classes = [name for name in folders if _holds_images(os.path.join(self.data_dir, name))]
+            except PermissionError as error:
+                raise not_readable(self.data_dir, error) from error
         return self._classes
 
     @property
@@ -112,7 +126,8 @@ class ImageFolderDataModule(ZooDataModule):
 
     def _open(self) -> tuple[ImageFiles, Tensor]:
         if self.classes:
-            samples = ImageFolder(self.data_dir, allow_empty=True).samples
+            class_to_idx = {name: index for index, name in enumerate(self.classes)}
+            samples = make_dataset(self.data_dir, class_to_idx, extensions=IMG_EXTENSIONS)
             paths = [path for path, _ in samples]
             labels = torch.tensor([label for _, label in samples], dtype=torch.long)
         else:

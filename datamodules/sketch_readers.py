@@ -14,9 +14,9 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from zoo.errors import CorruptDataError
+from zoo.errors import CorruptDataError, ZooError
 
-from .files import one_line
+from .files import eight_bit, not_readable, one_line
 from .images import shrink_binary
 
 QUICKDRAW_SIDE = 28
@@ -91,10 +91,15 @@ class SketchFiles:
     def _read(self, path: str) -> Tensor:
         try:
             with Image.open(path) as image:
+                image = eight_bit(image)
                 if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
                     paper = Image.new("RGBA", image.size, "white")
                     image = Image.alpha_composite(paper, image.convert("RGBA"))
                 gray = np.asarray(image.convert("L"), dtype=np.uint8)
+        except ZooError:
+            raise
+        except PermissionError as error:
+            raise not_readable(path, error) from error
         except Exception as error:  # noqa: BLE001 - truncated or non-image files
             raise CorruptDataError(
                 f"could not read sketch image '{path}': {one_line(error)}; the file may be truncated "

@@ -91,7 +91,7 @@ def test_independent_of_batch_size_eval_mode_and_no_parameter_gradients():
     [
         (dict(method="mcmc"), "unknown refinement method"),
         (dict(divergence="hellinger"), "unknown f-divergence"),
-        (dict(steps=0), "positive number of steps"),
+        (dict(steps=0), "steps must be at least 1"),
         (dict(snapshot_steps=[7]), "snapshot steps"),
     ],
 )

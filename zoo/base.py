@@ -42,11 +42,14 @@ from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import _WeightNorm
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from zoo import arguments
 from zoo.checkpoint import CHECKPOINT_KEY, read_checkpoint
 from zoo.errors import NonFiniteLossError, ZooError
 from zoo.latent import LatentPrior, LatentSpec, build_latent
 from zoo.nets import NetSpec, build_discriminator, build_generator
 
+#: Samples generated per forward pass by :meth:`GANModule.sample` and friends.
+SAMPLE_CHUNK = 1024
 
 
 @dataclass(frozen=True)
@@ -189,6 +192,16 @@ class GANModule(L.LightningModule, metaclass=_BuildAfterInit):
         super().__init__()
         modules = [name for name, value in (("generator", generator), ("discriminator", discriminator), ("latent", latent)) if isinstance(value, nn.Module)]
         self.save_hyperparameters(ignore=modules)
+        # What this base received wins over what a caller recorded (LightningCLI hands over the
+        # command line's values, `None` for "the paper's value" included), so a method that resolves
+        # its defaults before calling super().__init__() trains with, and saves, the same values.
+        received = dict(
+            img_shape=tuple(img_shape), num_classes=num_classes, latent_dim=latent_dim, latent=latent, generator=generator,
+            discriminator=discriminator, g_width=g_width, d_width=d_width, optimizer=optimizer, lr_g=lr_g, lr_d=lr_d,
+            betas=betas, n_critic=n_critic, g_steps=g_steps, lr_schedule=lr_schedule, lr_decay_start=lr_decay_start,
+            ema_decay=ema_decay, d_ema_rate=d_ema_rate, num_sample_images=num_sample_images, sample_seed=sample_seed,
+        )
+        self.hparams.update({name: value for name, value in received.items() if name not in modules})
         self.automatic_optimization = False
         self._check_hyperparameters()
 
@@ -477,9 +490,14 @@ class GANModule(L.LightningModule, metaclass=_BuildAfterInit):
 
         ``seed`` makes the draw reproducible on any device (the noise is drawn on the CPU).
         ``labels`` selects classes for conditional models. The EMA generator is used when present.
+        Large ``n`` are generated in chunks of :data:`SAMPLE_CHUNK`, so only the output must fit in memory.
         """
+        n = arguments.whole_number(n, "n")
+        itemsize = torch.empty((), dtype=torch.get_default_dtype()).element_size()
+        drawn_on = torch.device("cpu") if seed is not None else self.device
+        arguments.fits_in_memory(n * self.latent.noise_dim * itemsize, drawn_on, f"the noise of {n} samples")
         if seed is not None:
-            noise = self.latent.noise(n, generator=torch.Generator().manual_seed(seed))
+            noise = self.latent.noise(n, generator=torch.Generator().manual_seed(arguments.seed(seed)))
         else:
             noise = self.latent.noise(n, device=self.device)
         return self.sample_from_noise(noise, labels=labels, use_ema=use_ema)
@@ -487,20 +505,47 @@ class GANModule(L.LightningModule, metaclass=_BuildAfterInit):
     @torch.no_grad()
     def sample_from_noise(self, noise: Tensor, labels: Optional[Tensor] = None, use_ema: bool = True) -> Tensor:
         """Generate from raw prior noise (see :class:`zoo.latent.LatentPrior`) in eval mode."""
+        noise = arguments.latent_batch(noise, self.latent.noise_dim, "noise")
         return self.sample_from_latent(self.latent(noise.to(self.device)), labels=labels, use_ema=use_ema)
 
     @torch.no_grad()
     def sample_from_latent(self, z: Tensor, labels: Optional[Tensor] = None, use_ema: bool = True) -> Tensor:
         """Generate from latents ``z`` in eval mode (the EMA generator when present and ``use_ema``)."""
+        z = arguments.latent_batch(z, self.latent.dim)
+        arguments.no_labels(self, labels)
         network = self.generator_ema.module if (use_ema and self.generator_ema is not None) else self.generator
         was_training = network.training
         network.eval()
         try:
+            z = z.to(self.device)
             if labels is not None:
                 labels = labels.to(self.device)
-            return self.generate(z.to(self.device), labels, network=network)
+            if z.shape[0] <= SAMPLE_CHUNK:
+                return self.generate(z, labels, network=network)
+            return self._generate_in_chunks(z, labels, network)
         finally:
             network.train(was_training)
+
+    def _generate_in_chunks(self, z: Tensor, labels: Optional[Tensor], network: nn.Module) -> Tensor:
+        """``generate`` over chunks of ``z`` into one preallocated output (the activations of a
+        whole large batch would not fit; refused with one line when the output itself cannot)."""
+        out: Optional[Tensor] = None
+        for start in range(0, z.shape[0], SAMPLE_CHUNK):
+            stop = start + SAMPLE_CHUNK
+            part = self.generate(z[start:stop], None if labels is None else labels[start:stop], network=network)
+            if out is None:
+                size = z.shape[0] * part[0].numel() * part.element_size()
+                arguments.fits_in_memory(size, part.device, f"{z.shape[0]} samples")
+                try:
+                    out = part.new_empty((z.shape[0], *part.shape[1:]))
+                except RuntimeError as error:  # more than the machine has free, CPU or GPU
+                    raise ZooError(
+                        f"{z.shape[0]} samples would take {size / 2**30:.1f} GiB, more than is free now ({type(error).__name__}); "
+                        "generate fewer at a time (e.g. sample(n, seed=s) over several seeds)"
+                    ) from None
+            out[start:stop] = part
+        assert out is not None
+        return out
 
     def noise_for_indices(self, indices: Tensor) -> Tensor:
         """Raw prior noise for sample indices: index ``i`` always gets the same noise, seeded by

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from zoo import losses
+from zoo import arguments, losses
 from zoo.base import GANBatch, GANModule
 from zoo.errors import ZooError
 from zoo.nets import build_discriminator, build_generator
@@ -80,6 +80,8 @@ class ConditionalGAN(GANModule):
         if g_conditioning not in (None, "concat", "cbn") or loss not in (None, "hinge", "nonsaturating"):
             raise ZooError(f"choose g_conditioning concat|cbn and loss hinge|nonsaturating, got {g_conditioning!r}, {loss!r}")
         super().__init__(**kwargs)
+        # The checkpoint names the choices made for the defaults left empty.
+        self.hparams.update(g_conditioning=self.g_conditioning, loss=self.loss_name)
 
     @property
     def conditioning(self) -> str:
@@ -162,6 +164,7 @@ class ConditionalGAN(GANModule):
     @torch.no_grad()
     def sample_from_latent(self, z: Tensor, labels: Optional[Tensor] = None, use_ema: bool = True) -> Tensor:
         """As the base, with ``labels`` checked; without labels sample ``i`` gets class ``i mod K``."""
+        z = arguments.latent_batch(z, self.latent.dim)
         labels = self.labels_for_indices(torch.arange(z.shape[0])) if labels is None else self.check_labels(labels, z.shape[0])
         return super().sample_from_latent(z, labels=labels, use_ema=use_ema)
 

@@ -20,3 +20,7 @@ class CorruptDataError(ZooError):
 
 class NonFiniteLossError(ZooError):
     """A loss became NaN or infinite; training stops before the update that would spread it."""
+
+
+class DataPermissionError(ZooError, PermissionError):
+    """A data file or folder exists but this user may not read it."""

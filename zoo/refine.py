@@ -32,6 +32,7 @@ from typing import Callable, Dict, Iterable, Optional, Tuple
 import torch
 from torch import Tensor, nn
 
+from zoo import arguments
 from zoo.errors import ZooError
 
 METHODS = ("dgflow", "ddls", "dot")
@@ -57,10 +58,9 @@ def check_options(method: str, divergence: str, steps: int, eta: float, gamma: f
         raise ZooError(f"unknown refinement method {method!r}; choose one of {', '.join(METHODS)}")
     if divergence not in VELOCITY_FACTORS:
         raise ZooError(f"unknown f-divergence {divergence!r}; choose one of {', '.join(VELOCITY_FACTORS)}")
-    if steps < 1:
-        raise ZooError(f"refinement needs a positive number of steps, got {steps}")
-    if eta < 0 or gamma < 0:
-        raise ZooError(f"eta and gamma must be non-negative, got eta={eta}, gamma={gamma}")
+    arguments.whole_number(steps, "steps")
+    arguments.finite_number(eta, "eta")
+    arguments.finite_number(gamma, "gamma")
 
 
 def langevin_noise(shape: Tuple[int, int], steps: int, seeds: Optional[Tensor], device: torch.device) -> Tensor:
@@ -134,10 +134,13 @@ def refine(
     check_options(method, divergence, steps, eta, gamma)
     if getattr(module, "discriminator", None) is None:
         raise ZooError("refinement needs the discriminator, and this module has none; load a checkpoint that includes D")
-    if getattr(module, "conditional", False) and labels is None:
-        raise ZooError("this is a conditional model: pass labels (one class per latent) to refine")
-    wanted = sorted(set(int(s) for s in snapshot_steps))
-    if any(s < 0 or s > steps for s in wanted):
+    z0, labels, noise_seeds = _check_batch(module, z0, labels, noise_seeds)
+    if batch_size is not None:
+        batch_size = arguments.whole_number(batch_size, "batch_size")
+    if k_eff is not None and arguments.finite_number(k_eff, "k_eff") <= 0:
+        raise ZooError(f"k_eff must be positive, got {k_eff}; leave it empty to estimate it from the batch")
+    wanted = sorted(set(arguments.whole_number(s, "a snapshot step", minimum=0) for s in snapshot_steps))
+    if any(s > steps for s in wanted):
         raise ZooError(f"snapshot steps must lie in 0..{steps}, got {wanted}")
     # Lightning runs predict/test under inference mode or no_grad: refinement needs autograd, and
     # inference tensors must be cloned before autograd may use them.
@@ -145,6 +148,24 @@ def refine(
         z0 = z0.clone().to(module.device)
         labels = None if labels is None else labels.clone().to(module.device)
         return _refine_batched(module, z0, method, divergence, eta, gamma, steps, labels, wanted, noise_seeds, k_eff, batch_size)
+
+
+def _check_batch(module, z0, labels, noise_seeds):
+    """One line for latents, labels or seeds that do not describe the same non-empty batch."""
+    z0 = arguments.latent_batch(z0, module.latent.dim, "z0")
+    n = z0.shape[0]
+    if n == 0:
+        raise ZooError("z0 holds no latents (shape (0, ...)); give at least one row to refine")
+    if getattr(module, "conditional", False):
+        if labels is None:
+            raise ZooError("this is a conditional model: pass labels (one class per latent) to refine")
+        check = getattr(module, "check_labels", None)
+        labels = check(labels, n) if check is not None else torch.as_tensor(labels)
+    else:
+        arguments.no_labels(module, labels)
+    if noise_seeds is not None:
+        noise_seeds = arguments.per_sample(noise_seeds, n, "noise_seeds")
+    return z0, labels, noise_seeds
 
 
 def _refine_batched(module, z0, method, divergence, eta, gamma, steps, labels, wanted, noise_seeds, k_eff, batch_size) -> Refinement:
