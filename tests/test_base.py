@@ -1,7 +1,12 @@
 """The GAN base module: step schedule, counters, EMA, sampling, schedules and checkpoints."""
 
+import inspect
+from dataclasses import replace
+
+import lightning as L
 import pytest
 import torch
+from torch import nn
 
 import zoo
 from zoo.base import GANBatch, as_gan_batch
@@ -154,3 +159,77 @@ def test_checkpoint_loads_into_a_user_subclass(tmp_path, tiny_gan_kwargs):
     loaded = MyGAN.load_from_checkpoint(tmp_path / "m.ckpt")
     assert type(loaded) is MyGAN
     assert torch.equal(loaded.sample(3, seed=0), model.sample(3, seed=0))
+
+
+# ---------------------------------------------------------------- the hook contract
+def test_loss_hooks_see_the_steps_fake_side_and_the_prepared_batch(tiny_gan_kwargs):
+    seen = []
+
+    class Recording(zoo.GAN):
+        def prepare_batch(self, batch):
+            return replace(batch, generator_real=batch.real.flip(0))
+
+        def discriminator_loss(self, batch, fake):
+            seen.append(("D", batch, fake))
+            return super().discriminator_loss(batch, fake)
+
+        def generator_loss(self, batch, fake):
+            seen.append(("G", batch, fake))
+            return super().generator_loss(batch, fake)
+
+    L.seed_everything(0)
+    quiet_trainer(max_steps=2).fit(Recording(**tiny_gan_kwargs), tiny_loader(n=4, labels=False))
+    (d_role, d_batch, d_fake), (g_role, g_batch, g_fake) = seen
+    assert (d_role, g_role) == ("D", "G")
+    for batch, fake in ((d_batch, d_fake), (g_batch, g_fake)):
+        assert fake is batch.fake.samples and batch.fake.latents.shape == (4, 8) and batch.fake.labels is None
+        assert torch.equal(batch.generator_real, batch.real.flip(0))  # what prepare_batch returned
+    assert not d_fake.requires_grad and g_fake.requires_grad  # detached for D, G's graph for G
+    assert not torch.equal(d_batch.fake.latents, g_batch.fake.latents)  # fresh latents per step
+
+
+def test_step_hooks_run_around_each_update_in_order(tiny_gan_kwargs):
+    calls = []
+
+    class Recording(zoo.GAN):
+        def before_discriminator_step(self):
+            calls.append(("before D", self.d_step_count))
+
+        def after_discriminator_step(self):
+            calls.append(("after D", self.d_step_count))
+
+        def after_generator_step(self):
+            calls.append(("after G", self.g_step_count))
+
+    quiet_trainer(max_steps=6).fit(Recording(n_critic=2, **tiny_gan_kwargs), tiny_loader(n=8, labels=False))
+    assert calls == [("before D", 0), ("after D", 1), ("before D", 1), ("after D", 2), ("after G", 1),
+                     ("before D", 2), ("after D", 3), ("before D", 3), ("after D", 4), ("after G", 2)]
+
+
+def test_discriminator_average_is_a_base_feature(tiny_gan_kwargs):
+    L.seed_everything(0)
+    model = zoo.GAN(d_ema_rate=0.5, **tiny_gan_kwargs)
+    history = []
+    model.after_discriminator_step = lambda: history.append([p.detach().clone() for p in model.discriminator.parameters()])
+    quiet_trainer(max_steps=4).fit(model, tiny_loader(n=4, labels=False))
+    assert int(model.discriminator_ema.n_averaged) == 2
+    first, second = history
+    for mean, a, b in zip(model.discriminator_ema.module.parameters(), first, second):
+        assert torch.allclose(mean, a + 0.5 * (b - a))  # the first update copies, then avg += rate (p - avg)
+
+
+def test_networks_are_built_after_the_whole_constructor_from_hparams(tiny_gan_kwargs):
+    class Wider(zoo.GAN):
+        def __init__(self, extra_units: int = 3, **kwargs):
+            super().__init__(**kwargs)
+            self.note = "set after super().__init__()"
+
+        def build_discriminator(self):
+            assert self.note  # the subclass's own __init__ has finished
+            return nn.Sequential(nn.Flatten(), nn.Linear(784, self.hparams.extra_units), nn.Linear(self.hparams.extra_units, 1))
+
+    model = Wider(extra_units=5, **tiny_gan_kwargs)
+    assert model.discriminator[1].out_features == 5
+    assert model.network_spec("generator") == "auto"
+    assert "extra_units" in inspect.signature(Wider).parameters  # the constructor's, for LightningCLI and help
+    assert list(inspect.signature(zoo.GAN).parameters)[:2] == ["real_label", "kwargs"]

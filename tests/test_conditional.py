@@ -148,7 +148,7 @@ def test_checkpoint_reloads_with_identical_samples(conditioning, tmp_path):
     trainer.save_checkpoint(tmp_path / "c.ckpt")
     loaded = zoo.ConditionalGAN.load_from_checkpoint(tmp_path / "c.ckpt")
     labels = torch.tensor([1, 5, 9])
-    assert loaded.conditioning == conditioning
+    assert loaded.hparams.conditioning == conditioning
     assert torch.equal(loaded.sample(3, seed=2, labels=labels), m.sample(3, seed=2, labels=labels))
 
 

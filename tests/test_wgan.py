@@ -98,8 +98,8 @@ def test_clipping_keeps_every_critic_weight_within_bounds_at_every_critic_step()
 def test_paper_optimizer_defaults():
     clip = zoo.WGAN(**TINY)
     gp = zoo.WGAN(penalty="gp", **TINY)
-    assert (clip.hparams.optimizer, clip.hparams.lr_g, clip.hparams.lr_d, clip.clip_value, clip.hparams.n_critic) == ("rmsprop", 5e-5, 5e-5, 0.01, 5)
-    assert (gp.hparams.optimizer, gp.hparams.lr_g, tuple(gp.hparams.betas), gp.clip_value, gp.hparams.gp_weight) == ("adam", 1e-4, (0.0, 0.9), None, 10.0)
+    assert (clip.hparams.optimizer, clip.hparams.lr_g, clip.hparams.lr_d, clip.hparams.clip_value, clip.hparams.n_critic) == ("rmsprop", 5e-5, 5e-5, 0.01, 5)
+    assert (gp.hparams.optimizer, gp.hparams.lr_g, tuple(gp.hparams.betas), gp.hparams.clip_value, gp.hparams.gp_weight) == ("adam", 1e-4, (0.0, 0.9), None, 10.0)
     trainer = quiet_trainer(max_steps=1)
     trainer.fit(clip, tiny_loader(n=4))
     assert all(isinstance(opt.optimizer, torch.optim.RMSprop) for opt in clip.optimizers())
@@ -166,7 +166,7 @@ def test_checkpoint_reloads_to_identical_samples(kwargs, tmp_path):
     trainer.save_checkpoint(tmp_path / "m.ckpt")
     torch.load(tmp_path / "m.ckpt", weights_only=True)  # plain types only
     loaded = zoo.WGAN.load_from_checkpoint(tmp_path / "m.ckpt")
-    assert (loaded.penalty, loaded.clip_value, loaded.hparams.optimizer) == (model.penalty, model.clip_value, model.hparams.optimizer)
+    assert (loaded.hparams.penalty, loaded.hparams.clip_value, loaded.hparams.optimizer) == (model.hparams.penalty, model.hparams.clip_value, model.hparams.optimizer)
     assert torch.equal(loaded.sample(8, seed=0), model.sample(8, seed=0))
 
 

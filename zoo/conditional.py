@@ -80,28 +80,11 @@ class ConditionalGAN(GANModule):
         if g_conditioning not in (None, "concat", "cbn") or loss not in (None, "hinge", "nonsaturating"):
             raise ZooError(f"choose g_conditioning concat|cbn and loss hinge|nonsaturating, got {g_conditioning!r}, {loss!r}")
         super().__init__(**kwargs)
-        # The checkpoint names the choices made for the defaults left empty.
-        self.hparams.update(g_conditioning=self.g_conditioning, loss=self.loss_name)
-
-    @property
-    def conditioning(self) -> str:
-        """How D uses the label: ``concat``, ``projection`` or ``auxiliary``."""
-        return self.hparams.conditioning
-
-    @property
-    def g_conditioning(self) -> str:
-        """How G uses the label: ``g_conditioning``, else ``cbn`` for projection and ``concat`` otherwise."""
-        return self.hparams.g_conditioning or ("cbn" if self.conditioning == "projection" else "concat")
-
-    @property
-    def loss_name(self) -> str:
-        """``loss``, else hinge for projection (Miyato & Koyama) and non-saturating otherwise."""
-        return self.hparams.loss or ("hinge" if self.conditioning == "projection" else "nonsaturating")
-
-    @property
-    def ac_weight(self) -> float:
-        """Weight of the auxiliary classifier's cross-entropies."""
-        return float(self.hparams.ac_weight)
+        # Resolved once, so the networks, the losses and the checkpoint all read the values used.
+        self.hparams.update(
+            g_conditioning=g_conditioning or ("cbn" if conditioning == "projection" else "concat"),
+            loss=loss or ("hinge" if conditioning == "projection" else "nonsaturating"),
+        )
 
     @property
     def num_classes(self) -> int:
@@ -112,18 +95,18 @@ class ConditionalGAN(GANModule):
     def build_generator(self) -> nn.Module:
         """``G(z, y)``: a registered generator wrapped for concatenation or conditional batch norm."""
         spec, k = self.network_spec("generator"), self.num_classes
-        if self.g_conditioning == "concat":
+        if self.hparams.g_conditioning == "concat":
             return ConcatGenerator(build_generator(spec, self.img_shape, self.latent.dim + k, self.hparams.g_width), k)
         return CBNGenerator(build_generator(spec, self.img_shape, self.latent.dim, self.hparams.g_width), k)
 
     def build_discriminator(self) -> nn.Module:
         """``D(x, y)``: a registered discriminator wrapped for concatenation or projection."""
         spec, k = self.network_spec("discriminator"), self.num_classes
-        if self.conditioning == "concat":
+        if self.hparams.conditioning == "concat":
             shape = (self.img_shape[0] + k, *self.img_shape[1:]) if len(self.img_shape) > 1 else (self.img_shape[0] + k,)
             return ConcatDiscriminator(build_discriminator(spec, shape, self.hparams.d_width, out_dim=1), k)
         net = build_discriminator(spec, self.img_shape, self.hparams.d_width, out_dim=1)
-        return ProjectionDiscriminator(net, k, projection=self.conditioning == "projection", classifier=self.ac_weight > 0)
+        return ProjectionDiscriminator(net, k, projection=self.hparams.conditioning == "projection", classifier=self.hparams.ac_weight > 0)
 
     # ------------------------------------------------------------------ labels
     def sample_fake_labels(self, n: int, batch: Optional[GANBatch] = None) -> Tensor:
@@ -185,18 +168,18 @@ class ConditionalGAN(GANModule):
         fake_labels = batch.fake.labels
         real_logit, real_class = self._outputs(batch.real, real_labels)
         fake_logit, fake_class = self._outputs(fake, fake_labels)
-        if self.loss_name == "hinge":
+        if self.hparams.loss == "hinge":
             loss = losses.hinge_loss_d(real_logit, fake_logit)
         else:
             loss = losses.minimax_loss_d(real_logit, fake_logit)
         if real_class is not None:
-            loss = loss + self.ac_weight * (F.cross_entropy(real_class, real_labels) + F.cross_entropy(fake_class, fake_labels))
+            loss = loss + self.hparams.ac_weight * (F.cross_entropy(real_class, real_labels) + F.cross_entropy(fake_class, fake_labels))
         return loss
 
     def generator_loss(self, batch: GANBatch, fake: Tensor) -> Tensor:
         fake_labels = batch.fake.labels
         fake_logit, fake_class = self._outputs(fake, fake_labels)
-        loss = losses.hinge_loss_g(fake_logit) if self.loss_name == "hinge" else losses.nonsaturating_loss_g(fake_logit)
+        loss = losses.hinge_loss_g(fake_logit) if self.hparams.loss == "hinge" else losses.nonsaturating_loss_g(fake_logit)
         if fake_class is not None:
-            loss = loss + self.ac_weight * F.cross_entropy(fake_class, fake_labels)
+            loss = loss + self.hparams.ac_weight * F.cross_entropy(fake_class, fake_labels)
         return loss

@@ -99,22 +99,11 @@ class WGAN(GANModule):
         lr_d = lr_d if lr_d is not None else lr_g
         betas = tuple(betas) if betas is not None else paper["betas"]
         super().__init__(optimizer=optimizer, lr_g=lr_g, lr_d=lr_d, betas=betas, n_critic=n_critic, **kwargs)
-
-    @property
-    def penalty(self) -> Optional[str]:
-        """``"gp"`` (WGAN-GP) or ``None`` (weight clipping)."""
-        return self.hparams.penalty
-
-    @property
-    def clip_value(self) -> Optional[float]:
-        """The clipping bound ``c``: ``clip_value``, else 0.01 without a penalty; ``None`` with it."""
-        if self.hparams.clip_value is not None:
-            return self.hparams.clip_value
-        return DEFAULT_CLIP_VALUE if self.penalty is None else None
+        self.hparams.update(clip_value=clip_value)  # the bound used (0.01 when clipping was left unset)
 
     def build_discriminator(self) -> nn.Module:
         """The critic; with the gradient penalty, layer norm replaces a batch-norm default, and batch norm is refused."""
-        if self.penalty is None:
+        if self.hparams.penalty is None:
             return super().build_discriminator()
         spec = discriminator_with_norm(self.network_spec("discriminator"), self.img_shape, "layer", replacing=("batch",))
         critic = build_discriminator(spec, self.img_shape, self.hparams.d_width, out_dim=self.discriminator_out_dim)
@@ -133,7 +122,7 @@ class WGAN(GANModule):
         loss = losses.wasserstein_loss_d(self.discriminator(batch.real), self.discriminator(fake))
         if self.training:
             self.log_train("train/wasserstein", -loss.detach())
-        if self.penalty == "gp" and torch.is_grad_enabled():
+        if self.hparams.penalty == "gp" and torch.is_grad_enabled():
             gp = penalties.gradient_penalty(self.discriminator, penalties.interpolate(batch.real, fake))
             self.log_train("train/gradient_penalty", gp.detach())
             loss = loss + self.hparams.gp_weight * gp
@@ -146,8 +135,8 @@ class WGAN(GANModule):
     def before_discriminator_step(self) -> None:
         """Clip the critic's weights to ``[-c, c]`` before each critic update, as the official loop
         (``for p in netD.parameters(): p.data.clamp_(-c, c)`` at the top of each critic iteration)."""
-        if self.clip_value is not None:
-            penalties.clip_weights_(self.discriminator_parameters(), self.clip_value)
+        if self.hparams.clip_value is not None:
+            penalties.clip_weights_(self.discriminator_parameters(), self.hparams.clip_value)
 
     def critic_steps(self) -> int:
         """``n_critic``, or the official warm-up's ``warmup_critic_steps`` in warm-up rounds."""
