@@ -17,9 +17,12 @@ also timed directly: the EMA update and the historical-averaging hook alone, as 
 zoo's step.
 
 The FLOP rate of the hand-written step is counted with ``torch.utils.flop_counter`` (matmuls and
-convolutions, forward and backward) and compared with this machine's measured dense matmul rate.
+convolutions, forward and backward) and compared with this machine's measured dense matmul rate at
+the same number of threads. ``zoo (before)`` is the zoo's step as it was before the speed work, run
+in the same process: torch's per-tensor (``foreach``) Adam instead of the fused one, and one
+discriminator pass per batch instead of one pass over the concatenated batches.
 
-    python benchmarks/train_step.py            # medians of 3 runs of 20 iterations each, ~5 min
+    python benchmarks/train_step.py [--repeats 3] [--iterations 20] [--threads 2]   # ~5 min
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import lightning as L
 import torch
 from rich.console import Console
 from rich.table import Table
+from torch.nn.utils import parametrize
 from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -79,6 +83,11 @@ def improved_batches(n: int, batch: int) -> List[Any]:
     return [one() for _ in range(n)]
 
 
+def fused_adam(params, lr: float, betas) -> torch.optim.Adam:
+    """The optimizer a careful hand-written loop uses: torch's fused Adam (the zoo's too)."""
+    return torch.optim.Adam(params, lr=lr, betas=tuple(betas), fused=True)
+
+
 class DCGANHandStep:
     """One D step (minimax loss) and one G step (non-saturating loss), written directly."""
 
@@ -86,8 +95,8 @@ class DCGANHandStep:
         self.g, self.d = copy.deepcopy(model.generator), copy.deepcopy(model.discriminator)
         hp = model.hparams
         self.latent_dim = hp.latent_dim
-        self.opt_g = torch.optim.Adam(self.g.parameters(), lr=hp.lr_g, betas=tuple(hp.betas))
-        self.opt_d = torch.optim.Adam(self.d.parameters(), lr=hp.lr_d, betas=tuple(hp.betas))
+        self.opt_g = fused_adam(self.g.parameters(), hp.lr_g, hp.betas)
+        self.opt_d = fused_adam(self.d.parameters(), hp.lr_d, hp.betas)
 
     def __call__(self, batch: Any) -> None:
         (real,) = batch
@@ -108,8 +117,9 @@ class DCGANHandStep:
 
 class ImprovedHandStep:
     """The Improved-GAN semi-supervised step written directly: D on supervised + unsupervised K+1
-    loss, then the moving average of D's weights (one ``torch._foreach_lerp_``); G on feature
-    matching against the previous real batch's mean features of D's last hidden ReLU."""
+    loss in one pass over the three concatenated batches, then the moving average of D's weights
+    (one ``torch._foreach_lerp_``); G on feature matching against the previous real batch's mean
+    features of D's last hidden ReLU; weight norms computed once per step (``parametrize.cached``)."""
 
     def __init__(self, model: zoo.GANModule) -> None:
         self.g, self.d = copy.deepcopy(model.generator), copy.deepcopy(model.discriminator)
@@ -117,8 +127,8 @@ class ImprovedHandStep:
         self.features = self.d.body[:16]  # up to body.15, the last hidden ReLU
         hp = model.hparams
         self.latent_dim, self.rate = hp.latent_dim, hp.d_ema_rate
-        self.opt_g = torch.optim.Adam(self.g.parameters(), lr=hp.lr_g, betas=tuple(hp.betas))
-        self.opt_d = torch.optim.Adam(self.d.parameters(), lr=hp.lr_d, betas=tuple(hp.betas))
+        self.opt_g = fused_adam(self.g.parameters(), hp.lr_g, hp.betas)
+        self.opt_d = fused_adam([p for p in self.d.parameters() if p.requires_grad], hp.lr_d, hp.betas)
         self.avg_tensors = list(self.d_avg.parameters()) + list(self.d_avg.buffers())
         self.d_tensors = list(self.d.parameters()) + list(self.d.buffers())
         self.previous = None
@@ -130,20 +140,25 @@ class ImprovedHandStep:
         self.previous = x_unl
         with torch.no_grad():
             fake = g(torch.rand(n, self.latent_dim))
-        loss_d = losses.ssl_unsupervised_loss_d(d(x_unl), d(fake)) + losses.ssl_supervised_loss(d(x_lab), y_lab)
-        self.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
+        with parametrize.cached():
+            l_unl, l_fake, l_lab = d(torch.cat([x_unl, fake, x_lab])).split([n, n, x_lab.shape[0]])
+            loss_d = losses.ssl_unsupervised_loss_d(l_unl, l_fake) + losses.ssl_supervised_loss(l_lab, y_lab)
+            self.opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
         self.opt_d.step()
         with torch.no_grad():
             torch._foreach_lerp_(self.avg_tensors, self.d_tensors, self.rate)
+        trainable = [p for p in d.parameters() if p.requires_grad]
         d.requires_grad_(False)
-        with torch.no_grad():
-            real_features = self.features(real_for_g)
-        loss_g = losses.feature_matching_loss(real_features, self.features(g(torch.rand(n, self.latent_dim))), "l2")
-        self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
+        with parametrize.cached():
+            with torch.no_grad():
+                real_features = self.features(real_for_g)
+            loss_g = losses.feature_matching_loss(real_features, self.features(g(torch.rand(n, self.latent_dim))), "l2")
+            self.opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
         self.opt_g.step()
-        d.requires_grad_(True)
+        for p in trainable:
+            p.requires_grad_(True)
 
 
 CASES: Dict[str, Dict[str, Any]] = {
@@ -163,6 +178,20 @@ def zoo_run(case: Dict[str, Any], batches: List[Any], callbacks=(), **options) -
     )
     trainer.fit(model, DataLoader(batches, batch_size=None))
     return statistics.median(timer.times[3:])
+
+
+def zoo_before_run(case: Dict[str, Any], batches: List[Any]) -> float:
+    """``zoo_run`` with the step as it was before the speed work: per-tensor Adam, one D pass per batch."""
+    import zoo.base
+    import zoo.improved_gan
+
+    saved = zoo.base._fused_available, zoo.improved_gan.ImprovedGAN._examples_independent_in_d
+    zoo.base._fused_available = lambda params: False
+    zoo.improved_gan.ImprovedGAN._examples_independent_in_d = lambda self: False
+    try:
+        return zoo_run(case, batches)
+    finally:
+        zoo.base._fused_available, zoo.improved_gan.ImprovedGAN._examples_independent_in_d = saved
 
 
 def hand_run(case: Dict[str, Any], batches: List[Any]) -> float:
@@ -203,36 +232,39 @@ def direct_overheads(case: Dict[str, Any], batches: List[Any]) -> Dict[str, floa
     return {"ema_update_s": ema, "historical_averaging_s": ha}
 
 
-def main(repeats: int = 3, iterations: int = 20) -> None:
+def main(repeats: int = 3, iterations: int = 20, threads: int = 0) -> None:
+    if threads:
+        torch.set_num_threads(threads)
     torch.manual_seed(0)
     peak = matmul_rate()
-    results: Dict[str, Any] = {"matmul_gflops": peak, "iterations_per_run": iterations, "repeats": repeats,
+    results: Dict[str, Any] = {"matmul_gflops": peak, "threads": torch.get_num_threads(), "iterations_per_run": iterations, "repeats": repeats,
                                "ema_decay": EMA_DECAY, "historical_averaging_weight": HA_WEIGHT, "cases": {}}
     table = Table(title=f"training iteration, median of {repeats} interleaved runs x {iterations} iterations (ms)")
-    for column in ("case", "hand loop", "zoo", "zoo speed / hand", "zoo + EMA", "zoo + HA", "EMA (direct)", "HA (direct)", "hand GFLOP/s", "of matmul rate"):
+    for column in ("case", "hand loop", "zoo", "zoo speed / hand", "zoo (before)", "speed-up", "zoo + EMA", "zoo + HA", "EMA (direct)", "HA (direct)", "zoo GFLOP/s", "of matmul rate"):
         table.add_column(column)
     for name, case in CASES.items():
         batches = case["batches"](iterations, case["batch"])
-        runs: Dict[str, List[float]] = {"hand": [], "zoo": [], "ema": [], "ha": []}
+        runs: Dict[str, List[float]] = {"hand": [], "zoo": [], "before": [], "ema": [], "ha": []}
         for _ in range(repeats):
             runs["hand"].append(hand_run(case, batches))
             runs["zoo"].append(zoo_run(case, batches))
+            runs["before"].append(zoo_before_run(case, batches))
             runs["ema"].append(zoo_run(case, batches, ema_decay=EMA_DECAY))
             runs["ha"].append(zoo_run(case, batches, callbacks=[HistoricalAveraging(weight=HA_WEIGHT)]))
-        hand, plain, ema, ha = (statistics.median(runs[k]) for k in ("hand", "zoo", "ema", "ha"))
+        hand, plain, before, ema, ha = (statistics.median(runs[k]) for k in ("hand", "zoo", "before", "ema", "ha"))
         direct = direct_overheads(case, batches)
         flops = step_flops(case, batches[0])
-        rate = flops / hand / 1e9
+        rate = flops / plain / 1e9
         r = results["cases"][name] = {
-            "batch": case["batch"], "hand_ms": hand * 1e3, "zoo_ms": plain * 1e3, "zoo_ema_ms": ema * 1e3, "zoo_ha_ms": ha * 1e3,
-            "zoo_speed_over_hand": hand / plain,
+            "batch": case["batch"], "hand_ms": hand * 1e3, "zoo_ms": plain * 1e3, "zoo_before_ms": before * 1e3, "zoo_ema_ms": ema * 1e3, "zoo_ha_ms": ha * 1e3,
+            "zoo_speed_over_hand": hand / plain, "speedup_over_before": before / plain,
             "ema_overhead": ema / plain - 1, "ha_overhead": ha / plain - 1,
             "ema_update_ms": direct["ema_update_s"] * 1e3, "ema_overhead_direct": direct["ema_update_s"] / plain,
             "ha_hook_ms": direct["historical_averaging_s"] * 1e3, "ha_overhead_direct": direct["historical_averaging_s"] / plain,
-            "flops_per_iteration": flops, "hand_gflops": rate, "fraction_of_matmul_rate": rate / peak,
+            "flops_per_iteration": flops, "zoo_gflops": rate, "hand_gflops": flops / hand / 1e9, "fraction_of_matmul_rate": rate / peak,
             "runs_ms": {k: [t * 1e3 for t in v] for k, v in runs.items()},
         }
-        table.add_row(name, f"{r['hand_ms']:.1f}", f"{r['zoo_ms']:.1f}", f"{r['zoo_speed_over_hand']:.3f}",
+        table.add_row(name, f"{r['hand_ms']:.1f}", f"{r['zoo_ms']:.1f}", f"{r['zoo_speed_over_hand']:.3f}", f"{r['zoo_before_ms']:.1f}", f"{r['speedup_over_before']:.2f}x",
                       f"{r['zoo_ema_ms']:.1f} ({100 * r['ema_overhead']:+.1f} %)", f"{r['zoo_ha_ms']:.1f} ({100 * r['ha_overhead']:+.1f} %)",
                       f"{100 * r['ema_overhead_direct']:.1f} %", f"{100 * r['ha_overhead_direct']:.1f} %",
                       f"{rate:.1f}", f"{100 * r['fraction_of_matmul_rate']:.0f} %")
@@ -242,5 +274,11 @@ def main(repeats: int = 3, iterations: int = 20) -> None:
 
 
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    main(*(int(a) for a in args))
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--iterations", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default, all cores)")
+    options = parser.parse_args()
+    main(options.repeats, options.iterations, options.threads)
