@@ -34,6 +34,7 @@ from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import _WeightNorm
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from zoo.balancing import AdaptiveBalancer
 from zoo.checkpoint import CHECKPOINT_KEY, read_checkpoint
 from zoo.errors import NonFiniteLossError, ZooError
 from zoo.latent import LatentPrior, LatentSpec, build_latent
@@ -112,6 +113,10 @@ class GANModule(L.LightningModule):
             (and buffers) with this decay; :meth:`sample` then uses it.
         num_sample_images: size of the fixed sample noise used for sample grids.
         sample_seed: seed of the fixed sample noise.
+        balancing: if set, DeLiGAN's adaptive balancing replaces the ``n_critic``/``g_steps``
+            schedule: each batch takes ``sub_steps`` steps, each a G step when G's loss is above
+            an adaptive threshold, else a D step (options of :class:`zoo.balancing.AdaptiveBalancer`,
+            e.g. ``{sub_steps: 5, low: 0.7, high: 1.0}``; ``{}`` for the official values).
     """
 
     conditional: bool = False
@@ -137,12 +142,14 @@ class GANModule(L.LightningModule):
         ema_decay: Optional[float] = None,
         num_sample_images: int = 64,
         sample_seed: int = 0,
+        balancing: Optional[Dict[str, Any]] = None,
     ) -> None:
         super().__init__()
         modules = [name for name, value in (("generator", generator), ("discriminator", discriminator), ("latent", latent)) if isinstance(value, nn.Module)]
         self.save_hyperparameters(ignore=modules)
         self.automatic_optimization = False
         self._check_hyperparameters()
+        self.balancer = None if balancing is None else AdaptiveBalancer.from_options(balancing)
 
         self.img_shape = tuple(int(s) for s in img_shape)
         # Specs are names/dicts from the hyper-parameters, or modules given through the Python API.
@@ -225,6 +232,8 @@ class GANModule(L.LightningModule):
         batch = as_gan_batch(batch)
         self.logging_step = self._is_logging_step()
         opt_g, opt_d = self.optimizers()
+        if self.balancer is not None:
+            return self.balanced_training_step(batch, opt_g, opt_d)
         d_loss = self.discriminator_step(batch, opt_d)
         self.log_train("train/d_loss", d_loss, prog_bar=True)
         self._critic_steps_done += 1
@@ -235,6 +244,36 @@ class GANModule(L.LightningModule):
             self._last_g_loss = g_loss
         if self._last_g_loss is not None:
             self.log_train("train/g_loss", self._last_g_loss, prog_bar=True)
+
+    def balanced_training_step(self, batch: GANBatch, opt_g, opt_d) -> None:
+        """DeLiGAN's adaptive balancing (:mod:`zoo.balancing`): ``sub_steps`` steps on this batch,
+        each given to G when its loss on fresh latents is above the threshold, else to D."""
+        self.balancer.start_batch()
+        g_taken = 0
+        for _ in range(self.balancer.sub_steps):
+            if self.balancer.choose(float(self.probe_generator_loss(batch))) == "generator":
+                self._last_g_loss = self.generator_step(batch, opt_g)
+                g_taken += 1
+            else:
+                self.log_train("train/d_loss", self.discriminator_step(batch, opt_d), prog_bar=True)
+        if self._last_g_loss is not None:
+            self.log_train("train/g_loss", self._last_g_loss, prog_bar=True)
+        self.log_train("train/balance_threshold", self.balancer.threshold)
+        self.log_train("train/balance_g_steps", float(g_taken))
+
+    @torch.no_grad()
+    def probe_generator_loss(self, batch: GANBatch) -> Tensor:
+        """G's loss on fresh latents, without gradients and with G and D in eval mode (as the
+        official DeLiGAN code evaluates it, ``phase_train=False``), for the balancing decision."""
+        modes = (self.generator.training, self.discriminator.training)
+        self.generator.eval()
+        self.discriminator.eval()
+        try:
+            labels = self.sample_fake_labels(batch.size, batch)
+            return self.generator_loss(batch, self.generate(self.sample_latent(batch.size), labels))
+        finally:
+            self.generator.train(modes[0])
+            self.discriminator.train(modes[1])
 
     def _is_logging_step(self) -> bool:
         """Whether this training batch's metrics reach the loggers: every ``log_every_n_steps``-th
@@ -463,12 +502,16 @@ class GANModule(L.LightningModule):
             "critic_steps_done": self._critic_steps_done,
             "rng": _rng_state(),
         }
+        if self.balancer is not None:
+            checkpoint[CHECKPOINT_KEY]["balancer"] = self.balancer.state_dict()
 
     def on_load_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
         state = checkpoint.get(CHECKPOINT_KEY, {})
         self.d_step_count = int(state.get("d_step_count", 0))
         self.g_step_count = int(state.get("g_step_count", 0))
         self._critic_steps_done = int(state.get("critic_steps_done", 0))
+        if self.balancer is not None and "balancer" in state:
+            self.balancer.load_state_dict(state["balancer"])
         self._first_d_step = self.d_step_count
         # Random-number states make a resumed fit continue exactly (same latents, same shuffles).
         # Only when resuming a fit: loading a module for inference must not reset the global RNG.
