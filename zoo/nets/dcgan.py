@@ -4,6 +4,9 @@ The generator starts from an ``s0 x s0`` map and doubles it ``n`` times with str
 convolutions; the discriminator mirrors it with stride-2 convolutions. A size is supported when
 ``size = s0 * 2**n`` with ``4 <= s0 <= 7`` and ``n >= 2``: 28 (7x4), 32 (4x8), 48 (6x8),
 64 (4x16), 96 (6x16), and also 16, 20, 24, 40, 56, 80, 112, 128, ...
+
+Both start from the DCGAN initialisation (:func:`zoo.nets.layers.dcgan_init`: weights N(0, 0.02),
+batch-norm scales N(1, 0.02)), as the official DCGAN and WGAN code.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Sequence, Tuple
 from torch import Tensor, nn
 
 from zoo.errors import ZooError
-from zoo.nets.layers import D_NORMS, G_NORMS, Discriminator, check_norm, feature_norm, weight_param
+from zoo.nets.layers import D_NORMS, G_NORMS, Discriminator, check_norm, dcgan_init, feature_norm, weight_param
 from zoo.nets.registry import register_discriminator, register_generator
 
 SUPPORTED_EXAMPLES = "28, 32, 48, 64 or 96"
@@ -66,6 +69,7 @@ class DCGANGenerator(nn.Module):
             channels //= 2
         blocks += [nn.ConvTranspose2d(channels, img_shape[0], 4, 2, 1), nn.Tanh()]
         self.upsample = nn.Sequential(*blocks)
+        dcgan_init(self)
 
     def forward(self, z: Tensor) -> Tensor:
         return self.upsample(self.project(z))
@@ -97,4 +101,4 @@ def dcgan_discriminator(img_shape: Sequence[int], width: int, out_dim: int = 1, 
         ]
         channels *= 2
     layers.append(nn.Flatten())
-    return Discriminator(nn.Sequential(*layers), feature_dim=channels * s0 * s0, out_dim=out_dim, norm=norm)
+    return dcgan_init(Discriminator(nn.Sequential(*layers), feature_dim=channels * s0 * s0, out_dim=out_dim, norm=norm))
