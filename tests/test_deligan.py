@@ -121,3 +121,34 @@ def test_short_cli_fit(tmp_path):
     checkpoint = short_cli_fit(ROOT / "configs" / "deligan" / "embedded_mnist.yaml", tmp_path, limit_per_class=2, batch_size=10)
     assert checkpoint["zoo"]["class_path"] == "zoo.DeLiGAN" and checkpoint["zoo"]["d_step_count"] == 2
     assert checkpoint["state_dict"]["latent.mu"].shape == (50, 8)
+
+
+def config_model_args(name: str) -> dict:
+    import yaml
+
+    return yaml.safe_load((ROOT / "configs" / "deligan" / name).read_text())
+
+
+def test_mnist_limited_is_the_official_experiment():
+    config = config_model_args("mnist_limited.yaml")
+    assert config["trainer"]["max_epochs"] == 4000 and config["data"]["init_args"]["batch_size"] == 50
+    assert config["data"]["init_args"]["limit_per_class"] == 50  # 500 digits, as dg_mnist.py's train[-50:]
+    torch.manual_seed(0)
+    model = zoo.DeLiGAN(img_shape=(1, 28, 28), **config["model"]["init_args"])
+    assert model.latent.mu.shape == (50, 30) and float(model.latent.sigma.min()) == pytest.approx(0.2)
+    assert model.balancer is not None and model.balancer.sub_steps == 5 and model.balancer.low == 0.7
+    convs = [m for m in model.generator.modules() if isinstance(m, nn.ConvTranspose2d)]
+    assert [(m.in_channels, m.out_channels, m.kernel_size[0]) for m in convs] == [(64, 32, 3), (32, 16, 5), (16, 1, 5)]
+    d_convs = [m for m in model.discriminator.body.modules() if isinstance(m, nn.Conv2d)]
+    assert [(m.out_channels, m.kernel_size[0]) for m in d_convs] == [(16, 5), (32, 5), (64, 3)]
+    minibatch = model.discriminator.head[0]
+    assert (minibatch.in_features, minibatch.num_kernels, minibatch.kernel_dim) == (64, 64, 5)
+    with torch.no_grad():
+        assert model.generator(torch.randn(50, 30)).shape == (50, 1, 28, 28)
+        assert model.discriminator(torch.randn(50, 1, 28, 28)).shape == (50, 1)
+    # The official rate: lr * min(4 - epoch/1000, 3) / 3.
+    from zoo.base import _linear_decay
+
+    factor = _linear_decay(4000, config["model"]["init_args"]["lr_decay_start"])
+    for epoch in (0, 999, 1000, 2500, 3999):
+        assert factor(epoch) == pytest.approx(min(4 - epoch / 1000, 3) / 3)
