@@ -20,6 +20,14 @@ from zoo.nets.layers import D_NORMS, G_NORMS, Discriminator, check_norm, dcgan_i
 from zoo.nets.registry import register_discriminator, register_generator
 
 SUPPORTED_EXAMPLES = "28, 32, 48, 64 or 96"
+POOLINGS = ("flatten", "sum")
+
+
+class GlobalSumPool(nn.Module):
+    """``(N, C, H, W) -> (N, C)``: the sum over positions (SN projection discriminator)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.sum(dim=(2, 3))
 
 
 def dcgan_geometry(img_shape: Sequence[int]) -> Tuple[int, int]:
@@ -82,13 +90,20 @@ def dcgan_generator(img_shape: Sequence[int], latent_dim: int, width: int, **opt
 
 
 @register_discriminator("dcgan")
-def dcgan_discriminator(img_shape: Sequence[int], width: int, out_dim: int = 1, norm: str = "batch") -> Discriminator:
-    """``x -> Conv 4x4/2 -> LeakyReLU -> [Conv 4x4/2 -> norm -> LeakyReLU] x (n-1) -> flatten -> Linear``.
+def dcgan_discriminator(
+    img_shape: Sequence[int], width: int, out_dim: int = 1, norm: str = "batch", pooling: str = "flatten", head_bias: bool = True
+) -> Discriminator:
+    """``x -> Conv 4x4/2 -> LeakyReLU -> [Conv 4x4/2 -> norm -> LeakyReLU] x (n-1) -> pool -> Linear``.
 
     No normalisation on the first layer (DCGAN). ``norm="layer"`` is the WGAN-GP critic,
-    ``"spectral"`` the SN-GAN / T-GAN one.
+    ``"spectral"`` the SN-GAN / T-GAN one. ``pooling="flatten"`` (DCGAN) keeps every position;
+    ``"sum"`` is the global sum pooling of the SN projection discriminator (sngan_projection:
+    ``h = sum_{H,W} h``, features ``= channels``). ``head_bias=False`` drops the head's bias, as
+    that code's ``l5`` (``nobias=True``).
     """
     check_norm(norm, D_NORMS, "discriminator")
+    if pooling not in POOLINGS:
+        raise ZooError(f"unknown dcgan pooling {pooling!r}; choose one of {list(POOLINGS)}")
     s0, n = dcgan_geometry(img_shape)
     param = weight_param(norm)
     layers = [param(nn.Conv2d(img_shape[0], width, 4, 2, 1)), nn.LeakyReLU(0.2, inplace=True)]
@@ -100,5 +115,10 @@ def dcgan_discriminator(img_shape: Sequence[int], width: int, out_dim: int = 1, 
             nn.LeakyReLU(0.2, inplace=True),
         ]
         channels *= 2
-    layers.append(nn.Flatten())
-    return dcgan_init(Discriminator(nn.Sequential(*layers), feature_dim=channels * s0 * s0, out_dim=out_dim, norm=norm))
+    if pooling == "sum":
+        layers.append(GlobalSumPool())
+        feature_dim = channels
+    else:
+        layers.append(nn.Flatten())
+        feature_dim = channels * s0 * s0
+    return dcgan_init(Discriminator(nn.Sequential(*layers), feature_dim=feature_dim, out_dim=out_dim, norm=norm, head_bias=head_bias))

@@ -81,12 +81,12 @@ class Discriminator(nn.Module):
     projection conditioning read.
     """
 
-    def __init__(self, body: nn.Module, feature_dim: int, out_dim: int, norm: str) -> None:
+    def __init__(self, body: nn.Module, feature_dim: int, out_dim: int, norm: str, head_bias: bool = True) -> None:
         super().__init__()
         self.body = body
         self.feature_dim = feature_dim
         self.out_dim = out_dim
-        self.head = weight_param(norm)(nn.Linear(feature_dim, out_dim))
+        self.head = weight_param(norm)(nn.Linear(feature_dim, out_dim, bias=head_bias))
 
     def features(self, x: Tensor) -> Tensor:
         """Penultimate representation, shape ``(N, feature_dim)``."""
