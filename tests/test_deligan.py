@@ -114,7 +114,8 @@ def test_configs_parse(config, capsys):
     with pytest.raises(SystemExit) as info:
         main(["fit", "--config", str(config), "--print_config"])
     assert info.value.code == 0
-    assert "zoo.DeLiGAN" in capsys.readouterr().out
+    # The CIFAR-10 experiment is Improved GAN's semi-supervised model with the mixture latent.
+    assert ("zoo.ImprovedGAN" if config.stem == "cifar10_limited" else "zoo.DeLiGAN") in capsys.readouterr().out
 
 
 def test_short_cli_fit(tmp_path):
@@ -152,3 +153,30 @@ def test_mnist_limited_is_the_official_experiment():
     factor = _linear_decay(4000, config["model"]["init_args"]["lr_decay_start"])
     for epoch in (0, 999, 1000, 2500, 3999):
         assert factor(epoch) == pytest.approx(min(4 - epoch / 1000, 3) / 3)
+
+
+def test_sigma_range_draws_sigma_uniformly_around_zero():
+    prior = MixtureOfGaussians(100, components=100, sigma_range=0.2)
+    sigma = prior.sigma.detach()
+    assert float(sigma.min()) >= -0.2 and float(sigma.max()) <= 0.2 and float(sigma.min()) < -0.19 and float(sigma.max()) > 0.19
+    with pytest.raises(ZooError, match="sigma_range must be positive"):
+        MixtureOfGaussians(4, sigma_range=0.0)
+
+
+def test_cifar10_limited_is_the_official_semi_supervised_experiment():
+    config = config_model_args("cifar10_limited.yaml")
+    args, data = config["model"]["init_args"], config["data"]["init_args"]
+    assert config["model"]["class_path"] == "zoo.ImprovedGAN" and config["trainer"]["max_epochs"] == 1200
+    assert (data["limit_per_class"] * 10, data["num_labels"], data["batch_size"]) == (2000, 2000, 100)
+    assert (args["g_steps"], args["latent"]["components"], args["latent"]["sigma_penalty"]) == (3, 100, 0.0)
+    torch.manual_seed(0)
+    model = zoo.ImprovedGAN(img_shape=(3, 32, 32), num_classes=10, **args)
+    assert isinstance(model.latent, MixtureOfGaussians) and model.latent.mu.shape == (100, 100)
+    assert float(model.latent.sigma.abs().max()) <= 0.2
+    # The sigma regulariser is out of G's loss, as in the script.
+    assert float(model.latent.regularizer()) == 0.0
+    from zoo.base import _linear_decay
+
+    factor = _linear_decay(1200, args["lr_decay_start"])
+    for epoch in (0, 799, 800, 1000, 1199):
+        assert factor(epoch) == pytest.approx(min(3 - epoch / 400, 1), abs=1e-5)
