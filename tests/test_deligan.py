@@ -180,3 +180,21 @@ def test_cifar10_limited_is_the_official_semi_supervised_experiment():
     factor = _linear_decay(1200, args["lr_decay_start"])
     for epoch in (0, 799, 800, 1000, 1199):
         assert factor(epoch) == pytest.approx(min(3 - epoch / 400, 1), abs=1e-5)
+
+
+def test_sketches_config_is_the_official_experiment():
+    config = config_model_args("sketches.yaml")
+    args, data = config["model"]["init_args"], config["data"]["init_args"]
+    assert (data["threshold"], data["dilation"], data["resize"], data["hflip"], data["test_fraction"]) == (251, 3, "area", True, 0.0)
+    assert data["batch_size"] == args["latent"]["components"] == 100 and args["lr_g"] == args["lr_d"] == 1e-4
+    torch.manual_seed(0)
+    model = zoo.DeLiGAN(img_shape=(1, 32, 32), **args)
+    convs = [m for m in model.discriminator.body.modules() if isinstance(m, nn.Conv2d)]
+    assert [(m.out_channels, m.kernel_size[0], m.stride[0]) for m in convs] == [(20, 5, 1), (20, 5, 2), (40, 5, 2), (80, 3, 2), (80, 1, 1)]
+    assert model.discriminator.body[0].std == 0.2 and model.discriminator.head[0].num_kernels == 50
+    g_convs = [m for m in model.generator.modules() if isinstance(m, nn.ConvTranspose2d)]
+    assert [m.out_channels for m in g_convs] == [80, 40, 1]
+    assert (model.balancer.g_run_limit, model.balancer.sub_steps) == (5, 5)
+    assert model.latent.regularizer().item() == pytest.approx(0.05 * 0.8**2)
+    with torch.no_grad():
+        assert model.discriminator(model.generator(torch.randn(4, 100))).shape == (4, 1)

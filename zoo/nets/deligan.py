@@ -1,4 +1,5 @@
-"""The networks of DeLiGAN's MNIST experiment (official code val-iisc/deligan, ``src/mnist/dg_mnist.py``).
+"""The networks of DeLiGAN's MNIST and sketch experiments (official code val-iisc/deligan,
+``src/mnist/dg_mnist.py`` and ``src/sketches/dg_sketches.py``).
 
 Registered names, with ``width`` the official ``gf_dim`` / ``df_dim`` (16):
 
@@ -10,7 +11,14 @@ Registered names, with ``width`` the official ``gf_dim`` / ``df_dim`` (16):
   head. The official D puts minibatch discrimination (``4w`` kernels of 5) before the head: use
   ``discriminator: {name: minibatch, base: deligan_mnist, num_kernels: 64, kernel_dim: 5}``.
 
-Weights start as DCGAN's (N(0, 0.02), batch-norm scales N(1, 0.02)), as the official code's
+* discriminator ``deligan_sketches`` (``w`` = the official ``disc_dim``, 20; 32x32): Gaussian input
+  noise 0.2, weight-normalised ``Conv 5x5/1 pad 1 (w) -> Conv 5x5/2 pad 1 (w) -> dropout 0.5 ->
+  Conv 5x5/2 pad 1 (2w) -> dropout 0.5 -> Conv 3x3/2 (4w) -> NIN (4w)``, leaky ReLU 0.2, global
+  mean pooling, minibatch discrimination (``num_kernels``, 50 in the code, of 5) and a
+  weight-normalised linear head. Its generator is ``improved_cifar`` with ``g_width`` 40 (the
+  official ``gen_dim``): ``z -> 4x4x160 -> 8x8x80 -> 16x16x40 -> 32x32x1``.
+
+The MNIST nets' weights start as DCGAN's (N(0, 0.02), batch-norm scales N(1, 0.02)), as the official code's
 ``conv``/``convt``/``dense`` initialisers (it draws convolutions from a truncated normal).
 """
 
@@ -20,7 +28,11 @@ from typing import Sequence
 
 from torch import Tensor, nn
 
+from torch.nn.utils.parametrizations import weight_norm
+
 from zoo.errors import ZooError
+from zoo.nets.improved import with_minibatch_discrimination
+from zoo.nets.improved_layers import GaussianNoise
 from zoo.nets.layers import Discriminator, dcgan_init
 from zoo.nets.registry import register_discriminator, register_generator
 
@@ -79,3 +91,23 @@ def deligan_mnist_discriminator(img_shape: Sequence[int], width: int = 16, out_d
         nn.Flatten(),
     )
     return dcgan_init(Discriminator(body, feature_dim=4 * width, out_dim=out_dim, norm="batch"))
+
+
+@register_discriminator("deligan_sketches")
+def deligan_sketches_discriminator(
+    img_shape: Sequence[int], width: int = 20, out_dim: int = 1, input_noise: float = 0.2, dropout: float = 0.5, num_kernels: int = 50, kernel_dim: int = 5
+) -> Discriminator:
+    """The official sketch discriminator (see the module); ``num_kernels=0`` drops minibatch discrimination."""
+    if len(img_shape) != 3 or tuple(img_shape[1:]) != (32, 32):
+        raise ZooError(f"the deligan_sketches discriminator takes 32x32 images, got shape {tuple(img_shape)}; set --data.init_args.image_size 32")
+
+    def conv(cin: int, cout: int, kernel: int, stride: int, pad: int) -> list:
+        return [weight_norm(nn.Conv2d(cin, cout, kernel, stride, pad)), nn.LeakyReLU(0.2)]
+
+    layers = [GaussianNoise(input_noise)]
+    layers += conv(img_shape[0], width, 5, 1, 1) + conv(width, width, 5, 2, 1) + [nn.Dropout(dropout)]  # 32 -> 30 -> 14
+    layers += conv(width, 2 * width, 5, 2, 1) + [nn.Dropout(dropout)]  # 14 -> 6
+    layers += conv(2 * width, 4 * width, 3, 2, 0) + conv(4 * width, 4 * width, 1, 1, 0)  # 6 -> 2, NIN
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    disc = Discriminator(nn.Sequential(*layers), feature_dim=4 * width, out_dim=out_dim, norm="weight")
+    return with_minibatch_discrimination(disc, num_kernels, kernel_dim) if num_kernels else disc
