@@ -12,13 +12,17 @@ within ``[low, high]`` (0.7 and 1.0):
   the generator catches up sooner.
 
 :class:`AdaptiveBalancer` holds only that decision and its state (plain numbers, saved in the
-checkpoint). Any GAN of the zoo uses it through the base loop's ``balancing`` hyper-parameter.
+checkpoint); :func:`balanced_batch` runs one batch of sub-steps on a :class:`zoo.base.GANModule`.
+Any GAN of the zoo uses them through the base loop's ``balancing`` hyper-parameter.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from typing import Any, Dict, Literal
+
+import torch
+from torch import Tensor
 
 from zoo.errors import ZooError
 
@@ -92,3 +96,36 @@ class AdaptiveBalancer:
         """Restore the threshold and the runs saved by :meth:`state_dict`."""
         self.threshold = float(state["threshold"])
         self.g_run, self.d_run = int(state["g_run"]), int(state["d_run"])
+
+
+def balanced_batch(module, batch, opt_g, opt_d) -> None:
+    """One training batch of ``module.balancer.sub_steps`` steps, each given to G when G's loss on
+    fresh latents is above the threshold, else to D (``module`` is a :class:`zoo.base.GANModule`)."""
+    balancer: AdaptiveBalancer = module.balancer
+    balancer.start_batch()
+    g_taken = 0
+    for _ in range(balancer.sub_steps):
+        if balancer.choose(float(probe_generator_loss(module, batch))) == "generator":
+            module._last_g_loss = module.generator_step(batch, opt_g)
+            g_taken += 1
+        else:
+            module.log_train("train/d_loss", module.discriminator_step(batch, opt_d), prog_bar=True)
+    if module._last_g_loss is not None:
+        module.log_train("train/g_loss", module._last_g_loss, prog_bar=True)
+    module.log_train("train/balance_threshold", balancer.threshold)
+    module.log_train("train/balance_g_steps", float(g_taken))
+
+
+@torch.no_grad()
+def probe_generator_loss(module, batch) -> Tensor:
+    """G's loss on fresh latents, without gradients and with G and D in eval mode (the official
+    code evaluates it with ``phase_train=False``), for the balancing decision."""
+    modes = (module.generator.training, module.discriminator.training)
+    module.generator.eval()
+    module.discriminator.eval()
+    try:
+        labels = module.sample_fake_labels(batch.size, batch)
+        return module.generator_loss(batch, module.generate(module.sample_latent(batch.size), labels))
+    finally:
+        module.generator.train(modes[0])
+        module.discriminator.train(modes[1])

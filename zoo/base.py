@@ -34,7 +34,7 @@ from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import _WeightNorm
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from zoo.balancing import AdaptiveBalancer
+from zoo.balancing import AdaptiveBalancer, balanced_batch
 from zoo.checkpoint import CHECKPOINT_KEY, read_checkpoint
 from zoo.errors import NonFiniteLossError, ZooError
 from zoo.latent import LatentPrior, LatentSpec, build_latent
@@ -115,7 +115,7 @@ class GANModule(L.LightningModule):
         sample_seed: seed of the fixed sample noise.
         balancing: if set, DeLiGAN's adaptive balancing replaces the ``n_critic``/``g_steps``
             schedule: each batch takes ``sub_steps`` steps, each a G step when G's loss is above
-            an adaptive threshold, else a D step (options of :class:`zoo.balancing.AdaptiveBalancer`,
+            an adaptive threshold, else a D step (options of :class:`zoo.balancing.AdaptiveBalancer`, run by :func:`zoo.balancing.balanced_batch`;
             e.g. ``{sub_steps: 5, low: 0.7, high: 1.0}``; ``{}`` for the official values).
     """
 
@@ -233,7 +233,7 @@ class GANModule(L.LightningModule):
         self.logging_step = self._is_logging_step()
         opt_g, opt_d = self.optimizers()
         if self.balancer is not None:
-            return self.balanced_training_step(batch, opt_g, opt_d)
+            return balanced_batch(self, batch, opt_g, opt_d)
         d_loss = self.discriminator_step(batch, opt_d)
         self.log_train("train/d_loss", d_loss, prog_bar=True)
         self._critic_steps_done += 1
@@ -244,36 +244,6 @@ class GANModule(L.LightningModule):
             self._last_g_loss = g_loss
         if self._last_g_loss is not None:
             self.log_train("train/g_loss", self._last_g_loss, prog_bar=True)
-
-    def balanced_training_step(self, batch: GANBatch, opt_g, opt_d) -> None:
-        """DeLiGAN's adaptive balancing (:mod:`zoo.balancing`): ``sub_steps`` steps on this batch,
-        each given to G when its loss on fresh latents is above the threshold, else to D."""
-        self.balancer.start_batch()
-        g_taken = 0
-        for _ in range(self.balancer.sub_steps):
-            if self.balancer.choose(float(self.probe_generator_loss(batch))) == "generator":
-                self._last_g_loss = self.generator_step(batch, opt_g)
-                g_taken += 1
-            else:
-                self.log_train("train/d_loss", self.discriminator_step(batch, opt_d), prog_bar=True)
-        if self._last_g_loss is not None:
-            self.log_train("train/g_loss", self._last_g_loss, prog_bar=True)
-        self.log_train("train/balance_threshold", self.balancer.threshold)
-        self.log_train("train/balance_g_steps", float(g_taken))
-
-    @torch.no_grad()
-    def probe_generator_loss(self, batch: GANBatch) -> Tensor:
-        """G's loss on fresh latents, without gradients and with G and D in eval mode (as the
-        official DeLiGAN code evaluates it, ``phase_train=False``), for the balancing decision."""
-        modes = (self.generator.training, self.discriminator.training)
-        self.generator.eval()
-        self.discriminator.eval()
-        try:
-            labels = self.sample_fake_labels(batch.size, batch)
-            return self.generator_loss(batch, self.generate(self.sample_latent(batch.size), labels))
-        finally:
-            self.generator.train(modes[0])
-            self.discriminator.train(modes[1])
 
     def _is_logging_step(self) -> bool:
         """Whether this training batch's metrics reach the loggers: every ``log_every_n_steps``-th
