@@ -3,14 +3,22 @@
 QuickDraw ships one ``<category>.npy`` per category with 100k+ bitmaps each, and TU-Berlin is
 20,000 PNGs of 1111x1111 pixels; reading everything to train on 50 sketches per class would
 waste minutes and gigabytes. These readers are indexed with an index tensor (the base
-datamodule does that after choosing its subsets) and return binarised uint8 images, strokes 255
-and background 0, already at the requested size.
+datamodule does that after choosing its subsets) and return uint8 images, strokes 255 and
+background 0, already at the requested size.
+
+From the binary ink mask at native resolution, :func:`ink_to_image` makes the image:
+
+* ``resize="max"`` (default): a pixel is ink when any source pixel it covers is, so thin strokes
+  survive the reduction and the result stays binary;
+* ``dilation=3, resize="area"``: DeLiGAN's official preprocessing (``input_data_gan.py``): the
+  mask dilated with a 3x3 square, then an area-averaging resize, which keeps grey levels.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
@@ -20,6 +28,25 @@ from .files import eight_bit, not_readable, one_line
 from .images import shrink_binary
 
 QUICKDRAW_SIDE = 28
+RESIZES = ("max", "area")
+
+
+def ink_to_image(mask: Tensor, size: int, dilation: int = 0, resize: str = "max") -> Tensor:
+    """Boolean (N, 1, H, W) ink masks -> uint8 (N, 1, size, size) images, ink 255.
+
+    ``dilation`` (odd, 0 for none) thickens strokes with a ``dilation x dilation`` square before
+    resizing (``cv2.dilate`` with ``np.ones((3, 3))`` in DeLiGAN's code). ``resize="area"``
+    averages the covered source pixels (adaptive average pooling, as ``cv2.INTER_AREA``);
+    ``"max"`` keeps a pixel as ink when any covered pixel is (:func:`shrink_binary`).
+    """
+    if dilation > 1:
+        mask = F.max_pool2d(mask.float(), dilation, stride=1, padding=dilation // 2) > 0
+    if resize == "max":
+        return shrink_binary(mask, size)
+    ink = mask.float() * 255.0
+    if tuple(ink.shape[-2:]) != (size, size):
+        ink = F.adaptive_avg_pool2d(ink, (size, size))
+    return ink.round_().clamp_(0, 255).to(torch.uint8)
 
 
 class Selection:
@@ -42,11 +69,13 @@ class QuickDrawRows:
     Ink is stored as high values; a pixel is a stroke when its value is >= ``threshold``.
     """
 
-    def __init__(self, arrays: list[np.ndarray], names: list[str], threshold: int, size: int) -> None:
+    def __init__(self, arrays: list[np.ndarray], names: list[str], threshold: int, size: int, dilation: int = 0, resize: str = "max") -> None:
         self.arrays = arrays
         self.names = names
         self.threshold = threshold
         self.size = size
+        self.dilation = dilation
+        self.resize = resize
         self.counts = torch.tensor([len(a) for a in arrays], dtype=torch.long)
         self.starts = torch.cumsum(self.counts, 0) - self.counts
 
@@ -70,7 +99,7 @@ class QuickDrawRows:
                 ) from error
             rows[where[torch.from_numpy(order)]] = torch.from_numpy(chunk)
         mask = rows.view(-1, 1, QUICKDRAW_SIDE, QUICKDRAW_SIDE) >= self.threshold
-        return shrink_binary(mask, self.size)
+        return ink_to_image(mask, self.size, self.dilation, self.resize)
 
 
 class SketchFiles:
@@ -80,10 +109,12 @@ class SketchFiles:
     stroke when its gray value is < ``threshold``.
     """
 
-    def __init__(self, paths: list[str], threshold: int, size: int) -> None:
+    def __init__(self, paths: list[str], threshold: int, size: int, dilation: int = 0, resize: str = "max") -> None:
         self.paths = paths
         self.threshold = threshold
         self.size = size
+        self.dilation = dilation
+        self.resize = resize
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -106,7 +137,7 @@ class SketchFiles:
                 "or corrupt: replace or delete it"
             ) from error
         mask = torch.from_numpy(gray < self.threshold)[None, None]
-        return shrink_binary(mask, self.size)[0]
+        return ink_to_image(mask, self.size, self.dilation, self.resize)[0]
 
     def __getitem__(self, index: Tensor) -> Tensor:
         index = torch.as_tensor(index, dtype=torch.long).reshape(-1)

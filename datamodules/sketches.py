@@ -23,7 +23,7 @@ from zoo.errors import CorruptDataError, DataNotFoundError, ZooError
 
 from .base import ZooDataModule
 from .files import one_line
-from .sketch_readers import QuickDrawRows, Selection, SketchFiles
+from .sketch_readers import RESIZES, QuickDrawRows, Selection, SketchFiles
 from .subsets import derive_seed, stratified_split
 
 FORMATS = ("folder", "quickdraw")
@@ -42,7 +42,12 @@ class SketchesDataModule(ZooDataModule):
         threshold: Gray level 0..255 that separates ink from paper (folder: darker than this is
             ink; quickdraw: at least this is ink). Binarising happens at the native resolution;
             shrinking then keeps every stroke (see :func:`zoo.datamodules.images.shrink_binary`).
-        test_fraction: Share of every category held out as the test split.
+        test_fraction: Share of every category held out as the test split (0: train on all,
+            as DeLiGAN's code).
+        dilation: Thicken strokes with a ``dilation x dilation`` square before resizing (0: no;
+            DeLiGAN's code: 3).
+        resize: ``max`` keeps every stroke and the images binary; ``area`` averages (DeLiGAN's
+            ``cv2.INTER_AREA``), giving grey edges.
         data_dir: The directory holding the category folders or ``.npy`` files.
         image_size: Side of the square images (default 32 for folder, 28 for quickdraw).
         **kwargs: The other arguments of :class:`ZooDataModule` (``hflip=True`` adds the
@@ -56,6 +61,8 @@ class SketchesDataModule(ZooDataModule):
         format: str = "folder",
         threshold: int = 128,
         test_fraction: float = 0.1,
+        dilation: int = 0,
+        resize: str = "max",
         data_dir: str = "data/sketches",
         image_size: Optional[int] = None,
         **kwargs: Any,
@@ -66,10 +73,16 @@ class SketchesDataModule(ZooDataModule):
             raise ZooError(f"threshold={threshold} is not a gray level; use a value in 0..255")
         if not 0.0 <= test_fraction < 1.0:
             raise ZooError(f"test_fraction={test_fraction} must be in [0, 1), e.g. 0.1")
+        if dilation < 0 or (dilation > 1 and dilation % 2 == 0):
+            raise ZooError(f"dilation={dilation} must be 0 or an odd kernel size, e.g. 3 as DeLiGAN's code")
+        if resize not in RESIZES:
+            raise ZooError(f"resize={resize!r} is not a sketch resize; use 'max' or 'area'")
         super().__init__(data_dir=data_dir, image_size=image_size or DEFAULT_SIZE[format], **kwargs)
         self.format = format
         self.threshold = threshold
         self.test_fraction = test_fraction
+        self.dilation = dilation
+        self.resize = resize
         self._classes: Optional[list[str]] = None
         self._splits: Optional[dict[str, tuple[Selection, Tensor]]] = None
 
@@ -130,7 +143,7 @@ class SketchesDataModule(ZooDataModule):
                 )
             arrays.append(array)
             names.append(path)
-        source = QuickDrawRows(arrays, names, self.threshold, self.image_size or 28)
+        source = QuickDrawRows(arrays, names, self.threshold, self.image_size or 28, self.dilation, self.resize)
         labels = torch.repeat_interleave(torch.arange(len(arrays)), source.counts)
         return source, labels
 
@@ -144,7 +157,7 @@ class SketchesDataModule(ZooDataModule):
             ) from error
         paths = [path for path, _ in folder.samples]
         labels = torch.tensor([label for _, label in folder.samples], dtype=torch.long)
-        return SketchFiles(paths, self.threshold, self.image_size or 32), labels
+        return SketchFiles(paths, self.threshold, self.image_size or 32, self.dilation, self.resize), labels
 
     def load_split(self, split: str) -> tuple[Selection, Tensor]:
         """The sketches of ``split`` as a lazy source of uint8 (N, 1, S, S) images, and labels."""

@@ -165,3 +165,27 @@ def test_short_cli_fit(tmp_path):
     assert next(tmp_path.rglob("samples/last.png")).read_bytes()[:4] == b"\x89PNG"
     assert checkpoint["zoo"]["class_path"] == "zoo.ConditionalGAN" and checkpoint["hyper_parameters"]["num_classes"] == 10
     assert checkpoint["hyper_parameters"]["conditioning"] == "projection"
+
+
+def test_projection_config_has_the_sngan_projection_settings():
+    import yaml
+
+    config = yaml.safe_load((ROOT / "configs" / "cgan" / "mnist_projection.yaml").read_text())
+    args = config["model"]["init_args"]
+    assert (args["n_critic"], tuple(args["betas"]), args["lr_d"], args["lr_schedule"], args["lr_decay_start"]) == (5, (0.0, 0.9), 2e-4, "linear_decay", 0.0)
+    assert "ema_decay" not in args
+    torch.manual_seed(0)
+    model = zoo.ConditionalGAN(**{**args, **TINY})
+    d = model.discriminator.eval()  # spectral norm's power iteration runs only in training mode
+    assert d.net.head.bias is None  # l5 = SNLinear(ch, 1, nobias=True)
+    x, y = torch.randn(3, 1, 28, 28), torch.tensor([0, 4, 9])
+    feature_map = d.net.body[:-1](x)  # the last (N, C, 7, 7) map before pooling
+    h = feature_map.sum(dim=(2, 3))  # global sum pooling
+    torch.testing.assert_close(d.net.features(x), h)
+    expected = h @ d.net.head.weight[0] + (d.embed(y) * h).sum(dim=1)
+    torch.testing.assert_close(d(x, y), expected)
+
+
+def test_unknown_pooling_is_one_line():
+    with pytest.raises(ZooError, match="unknown dcgan pooling 'mean'"):
+        zoo.ConditionalGAN(conditioning="projection", discriminator={"name": "dcgan", "pooling": "mean"}, **TINY)

@@ -474,6 +474,30 @@ def test_sketch_hflip_adds_flipped_copies(sketch_folder):
     assert not torch.equal(dm.train_set.x[n:], dm.train_set.x[:n])
 
 
+def test_sketch_official_deligan_preprocessing_by_hand(tmp_path):
+    # Paper at grey 251, a stroke at 250 on row 8, columns 0..31 of a 64x64 page. DeLiGAN's
+    # input_data_gan.py: ink where grey <= 250, 3x3 dilation (rows 7..9, columns 0..32), then an
+    # area resize to 32: each output pixel averages a 2x2 block of the 0/255 mask.
+    page = np.full((64, 64), 251, dtype=np.uint8)
+    page[8, :32] = 250
+    folder = write_image_folder(str(tmp_path / "png"), {"cat": [page, page]})
+    dm = SketchesDataModule(data_dir=folder, threshold=251, dilation=3, resize="area", image_size=32, test_fraction=0.0, batch_size=2)
+    dm.setup("fit")
+    expected = torch.zeros(32, 32, dtype=torch.uint8)
+    expected[4, :16] = 255  # rows 8, 9: all ink
+    expected[3, :16] = 128  # rows 6, 7: half ink (127.5 rounds to 128)
+    expected[4, 16] = 128  # column 32 of rows 8, 9: half of the block
+    expected[3, 16] = 64  # one pixel of four (63.75)
+    assert torch.equal(dm.train_set.x[0, 0], expected)
+    binary = SketchesDataModule(data_dir=folder, threshold=250, image_size=32, test_fraction=0.0, batch_size=2)
+    binary.setup("fit")
+    assert not binary.train_set.x.any()  # at threshold 250 ("darker than") grey 250 is paper
+    with pytest.raises(ZooError, match="dilation=2 must be 0 or an odd kernel size"):
+        SketchesDataModule(data_dir=folder, dilation=2)
+    with pytest.raises(ZooError, match="resize='bicubic' is not a sketch resize"):
+        SketchesDataModule(data_dir=folder, resize="bicubic")
+
+
 def test_sketch_folder_errors(tmp_path, sketch_folder):
     with pytest.raises(DataNotFoundError, match="sketches not found in .*one sub-folder of PNG/JPG"):
         SketchesDataModule(data_dir=str(tmp_path / "none")).num_classes

@@ -114,10 +114,87 @@ def test_configs_parse(config, capsys):
     with pytest.raises(SystemExit) as info:
         main(["fit", "--config", str(config), "--print_config"])
     assert info.value.code == 0
-    assert "zoo.DeLiGAN" in capsys.readouterr().out
+    # The CIFAR-10 experiment is Improved GAN's semi-supervised model with the mixture latent.
+    assert ("zoo.ImprovedGAN" if config.stem == "cifar10_limited" else "zoo.DeLiGAN") in capsys.readouterr().out
 
 
 def test_short_cli_fit(tmp_path):
     checkpoint = short_cli_fit(ROOT / "configs" / "deligan" / "embedded_mnist.yaml", tmp_path, limit_per_class=2, batch_size=10)
     assert checkpoint["zoo"]["class_path"] == "zoo.DeLiGAN" and checkpoint["zoo"]["d_step_count"] == 2
     assert checkpoint["state_dict"]["latent.mu"].shape == (50, 8)
+
+
+def config_model_args(name: str) -> dict:
+    import yaml
+
+    return yaml.safe_load((ROOT / "configs" / "deligan" / name).read_text())
+
+
+def test_mnist_limited_is_the_official_experiment():
+    config = config_model_args("mnist_limited.yaml")
+    assert config["trainer"]["max_epochs"] == 4000 and config["data"]["init_args"]["batch_size"] == 50
+    assert config["data"]["init_args"]["limit_per_class"] == 50  # 500 digits, as dg_mnist.py's train[-50:]
+    torch.manual_seed(0)
+    model = zoo.DeLiGAN(img_shape=(1, 28, 28), **config["model"]["init_args"])
+    assert model.latent.mu.shape == (50, 30) and float(model.latent.sigma.min()) == pytest.approx(0.2)
+    assert model.balancer is not None and model.balancer.sub_steps == 5 and model.balancer.low == 0.7
+    convs = [m for m in model.generator.modules() if isinstance(m, nn.ConvTranspose2d)]
+    assert [(m.in_channels, m.out_channels, m.kernel_size[0]) for m in convs] == [(64, 32, 3), (32, 16, 5), (16, 1, 5)]
+    d_convs = [m for m in model.discriminator.body.modules() if isinstance(m, nn.Conv2d)]
+    assert [(m.out_channels, m.kernel_size[0]) for m in d_convs] == [(16, 5), (32, 5), (64, 3)]
+    minibatch = model.discriminator.head[0]
+    assert (minibatch.in_features, minibatch.num_kernels, minibatch.kernel_dim) == (64, 64, 5)
+    with torch.no_grad():
+        assert model.generator(torch.randn(50, 30)).shape == (50, 1, 28, 28)
+        assert model.discriminator(torch.randn(50, 1, 28, 28)).shape == (50, 1)
+    # The official rate: lr * min(4 - epoch/1000, 3) / 3.
+    from zoo.base import _linear_decay
+
+    factor = _linear_decay(4000, config["model"]["init_args"]["lr_decay_start"])
+    for epoch in (0, 999, 1000, 2500, 3999):
+        assert factor(epoch) == pytest.approx(min(4 - epoch / 1000, 3) / 3)
+
+
+def test_sigma_range_draws_sigma_uniformly_around_zero():
+    prior = MixtureOfGaussians(100, components=100, sigma_range=0.2)
+    sigma = prior.sigma.detach()
+    assert float(sigma.min()) >= -0.2 and float(sigma.max()) <= 0.2 and float(sigma.min()) < -0.19 and float(sigma.max()) > 0.19
+    with pytest.raises(ZooError, match="sigma_range must be positive"):
+        MixtureOfGaussians(4, sigma_range=0.0)
+
+
+def test_cifar10_limited_is_the_official_semi_supervised_experiment():
+    config = config_model_args("cifar10_limited.yaml")
+    args, data = config["model"]["init_args"], config["data"]["init_args"]
+    assert config["model"]["class_path"] == "zoo.ImprovedGAN" and config["trainer"]["max_epochs"] == 1200
+    assert (data["limit_per_class"] * 10, data["num_labels"], data["batch_size"]) == (2000, 2000, 100)
+    assert (args["g_steps"], args["latent"]["components"], args["latent"]["sigma_penalty"]) == (3, 100, 0.0)
+    torch.manual_seed(0)
+    model = zoo.ImprovedGAN(img_shape=(3, 32, 32), num_classes=10, **args)
+    assert isinstance(model.latent, MixtureOfGaussians) and model.latent.mu.shape == (100, 100)
+    assert float(model.latent.sigma.abs().max()) <= 0.2
+    # The sigma regulariser is out of G's loss, as in the script.
+    assert float(model.latent.regularizer()) == 0.0
+    from zoo.base import _linear_decay
+
+    factor = _linear_decay(1200, args["lr_decay_start"])
+    for epoch in (0, 799, 800, 1000, 1199):
+        assert factor(epoch) == pytest.approx(min(3 - epoch / 400, 1), abs=1e-5)
+
+
+def test_sketches_config_is_the_official_experiment():
+    config = config_model_args("sketches.yaml")
+    args, data = config["model"]["init_args"], config["data"]["init_args"]
+    assert (data["threshold"], data["dilation"], data["resize"], data["hflip"], data["test_fraction"]) == (251, 3, "area", True, 0.0)
+    assert data["batch_size"] == args["latent"]["components"] == 100 and args["lr_g"] == args["lr_d"] == 1e-4
+    torch.manual_seed(0)
+    model = zoo.DeLiGAN(img_shape=(1, 32, 32), **args)
+    convs = [m for m in model.discriminator.body.modules() if isinstance(m, nn.Conv2d)]
+    assert [(m.out_channels, m.kernel_size[0], m.stride[0]) for m in convs] == [(20, 5, 1), (20, 5, 2), (40, 5, 2), (80, 3, 2), (80, 1, 1)]
+    assert model.discriminator.body[0].std == 0.2 and model.discriminator.head[0].num_kernels == 50
+    g_convs = [m for m in model.generator.modules() if isinstance(m, nn.ConvTranspose2d)]
+    assert [m.out_channels for m in g_convs] == [80, 40, 1]
+    assert (model.balancer.g_run_limit, model.balancer.sub_steps) == (5, 5)
+    assert model.latent.regularizer().item() == pytest.approx(0.05 * 0.8**2)
+    with torch.no_grad():
+        assert model.discriminator(model.generator(torch.randn(4, 100))).shape == (4, 1)

@@ -12,7 +12,7 @@ from zoo.nets import DISCRIMINATORS, GENERATORS, build_discriminator, build_gene
 SHAPES = [(1, 28, 28), (3, 32, 32), (3, 48, 48), (3, 64, 64), (3, 96, 96), (2,)]
 # Paper networks made for one image size, and wrappers around another network (no same-named
 # discriminator), run here only where they apply; tests/test_improved_gan.py covers them further.
-ONLY_SHAPES = {"improved_cifar": [(3, 32, 32)], "vbn": []}
+ONLY_SHAPES = {"improved_cifar": [(3, 32, 32)], "deligan_mnist": [(1, 28, 28)], "vbn": []}
 CASES = [
     (arch, shape) for arch in sorted(GENERATORS) for shape in SHAPES
     if not (arch == "dcgan" and len(shape) == 1) and shape in ONLY_SHAPES.get(arch, [shape])
@@ -53,6 +53,28 @@ def test_discriminator_norms(norm):
     assert d(torch.randn(2, 1, 28, 28)).shape == (2, 1)
     has_batch_norm = any(isinstance(m, torch.nn.BatchNorm2d) for m in d.modules())
     assert has_batch_norm == (norm == "batch")
+
+
+@pytest.mark.parametrize("norm", ["batch", "spectral", "weight"])
+def test_dcgan_family_starts_from_the_dcgan_initialisation(norm):
+    # The official WGAN weights_init: conv weights N(0, 0.02), batch-norm scales N(1, 0.02), zero shifts.
+    torch.manual_seed(0)
+    g = build_generator("dcgan", (3, 64, 64), latent_dim=8, width=16)
+    d = build_discriminator({"name": "dcgan", "norm": norm}, (3, 64, 64), width=16)
+    for net in (g, d):
+        for m in net.modules():
+            if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d, torch.nn.Linear)):
+                weights = m.parametrizations.weight if hasattr(m, "parametrizations") else None
+                w = weights.original if norm == "spectral" and weights is not None else (weights.original1 if weights is not None else m.weight)
+                if w.numel() > 1000:
+                    assert abs(float(w.std()) - 0.02) < 0.002 and abs(float(w.mean())) < 0.002
+                if m.bias is not None:
+                    assert not m.bias.any()
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.num_features >= 64:
+                assert abs(float(m.weight.mean()) - 1.0) < 0.01 and 0.01 < float(m.weight.std()) < 0.03 and not m.bias.any()
+    if norm == "weight":  # the gain starts at ||v||: the layer is the plain initialised layer
+        layer = d.body[0]
+        torch.testing.assert_close(layer.weight, layer.parametrizations.weight.original1)
 
 
 def test_geometry_of_supported_sizes():

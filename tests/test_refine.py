@@ -8,7 +8,7 @@ from torch import nn
 
 import zoo
 from zoo.errors import ZooError
-from zoo.refine import langevin_noise, refine
+from zoo.refine import estimate_k_eff, langevin_noise, refine
 
 
 def linear_module(batch_norm: bool = False):
@@ -45,12 +45,63 @@ def test_one_ddls_step_by_hand():
     torch.testing.assert_close(out.z, expected)
 
 
+def dot_first_gradient(model, z0, k_eff):
+    """DOT's first gradient under the normal prior: at z = z0 the distance term has zero gradient,
+    g = -W^T a / k_eff, then the official projection g - z <g, z> / sqrt(dim)."""
+    g = -velocity_direction(model).expand_as(z0) / k_eff
+    return g - z0 * (g * z0).sum(dim=1, keepdim=True) / math.sqrt(z0.shape[1])
+
+
 def test_one_dot_step_by_hand():
     model = linear_module()
     z0 = torch.randn(4, 2)
-    # At z = z0 the distance term has zero gradient: z1 = z0 + eta * W^T a / k_eff.
     out = refine(model, z0, method="dot", eta=0.5, steps=1, k_eff=2.0)
-    torch.testing.assert_close(out.z, z0 + 0.25 * velocity_direction(model))
+    torch.testing.assert_close(out.z, z0 - 0.5 * dot_first_gradient(model, z0, 2.0))
+
+
+def test_one_dot_adam_step_by_hand():
+    # Adam with betas (0, 0.9): the first step is lr * g / (|g| + eps), i.e. eta times the sign.
+    model = linear_module()
+    z0 = torch.randn(4, 2)
+    out = refine(model, z0, method="dot", eta=0.1, steps=1, k_eff=2.0, dot_optimizer="adam")
+    torch.testing.assert_close(out.z, z0 - 0.1 * dot_first_gradient(model, z0, 2.0).sign(), atol=1e-6, rtol=0)
+
+
+def test_dot_clips_uniform_latents_to_the_prior_support():
+    torch.manual_seed(0)
+    model = zoo.GAN(img_shape=(2,), latent_dim=2, latent="uniform", generator=nn.Identity(), discriminator=nn.Linear(2, 1))
+    with torch.no_grad():
+        model.discriminator.weight.copy_(torch.tensor([[5.0, -5.0]]))
+    z0 = torch.full((3, 2), 0.9)
+    out = refine(model, z0, method="dot", eta=1.0, steps=3, k_eff=1.0)
+    # d rises along (+1, -1): unclipped, the latents would leave [-1, 1] at the first step.
+    torch.testing.assert_close(out.z, torch.tensor([[1.0, -1.0]]).expand(3, 2))
+
+
+def test_k_eff_is_the_maximum_over_fresh_prior_pairs():
+    model = linear_module()
+    draws = torch.Generator().manual_seed(7)
+    z1, z2 = torch.randn(100, 2, generator=draws), torch.randn(100, 2, generator=draws)
+    slope = velocity_direction(model).detach()  # d(G(z1)) - d(G(z2)) = slope . (z1 - z2)
+    expected = ((z1 - z2) @ slope).abs().div((z1 - z2).norm(dim=1)).max()
+    assert estimate_k_eff(model, generator=torch.Generator().manual_seed(7)) == pytest.approx(float(expected), rel=1e-5)
+    assert float(expected) <= float(slope.norm()) + 1e-6  # the Lipschitz constant bounds the estimate
+
+
+def test_dot_estimates_k_eff_from_the_prior_not_from_the_batch():
+    # Two latents a hair apart would give a batch estimate of the local slope; the prior pairs
+    # give a k_eff that does not depend on which latents are refined.
+    model = linear_module()
+    close = torch.tensor([[0.0, 0.0], [1e-3, 0.0]])
+    far = torch.tensor([[3.0, -1.0], [-2.0, 2.0]])
+    torch.manual_seed(3)
+    a = refine(model, close, method="dot", eta=0.5, steps=1).z
+    torch.manual_seed(3)
+    k_eff = estimate_k_eff(model)
+    torch.testing.assert_close(a, close - 0.5 * dot_first_gradient(model, close, k_eff))
+    torch.manual_seed(3)
+    b = refine(model, far, method="dot", eta=0.5, steps=1).z
+    torch.testing.assert_close(b, far - 0.5 * dot_first_gradient(model, far, k_eff))
 
 
 @pytest.mark.parametrize("method", ["dgflow", "ddls", "dot"])
@@ -93,6 +144,7 @@ def test_independent_of_batch_size_eval_mode_and_no_parameter_gradients():
         (dict(divergence="hellinger"), "unknown f-divergence"),
         (dict(steps=0), "steps must be at least 1"),
         (dict(snapshot_steps=[7]), "snapshot steps"),
+        (dict(method="dot", dot_optimizer="lbfgs"), "unknown DOT optimizer"),
     ],
 )
 def test_bad_options(options, words):

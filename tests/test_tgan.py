@@ -168,3 +168,56 @@ def test_short_cli_fit(config, tmp_path):
     assert checkpoint["zoo"]["class_path"] == "zoo.TGAN"
     assert (checkpoint["zoo"]["d_step_count"], checkpoint["zoo"]["g_step_count"]) == (5, 10)
     assert checkpoint["hyper_parameters"]["loss"] == config[-4:]
+
+
+def _encoder_layers(encoder):
+    return [m for m in encoder.modules() if isinstance(m, (nn.Conv2d, nn.BatchNorm2d, nn.LeakyReLU, nn.Linear))]
+
+
+def test_official_cifar_encoder_layer_list():
+    from zoo.nets import build_discriminator
+
+    encoder = build_discriminator("tgan_cifar", (3, 32, 32), width=64, out_dim=64)
+    convs = [m for m in encoder.modules() if isinstance(m, nn.Conv2d)]
+    assert [(m.out_channels, m.kernel_size[0], m.stride[0], m.padding[0]) for m in convs] == [(32, 5, 1, 0), (64, 4, 2, 0), (128, 4, 1, 0), (256, 4, 2, 0)]
+    slopes = [m.negative_slope for m in encoder.modules() if isinstance(m, nn.LeakyReLU)]
+    assert slopes == [0.3] * 4  # Keras's LeakyReLU() default
+    assert all(hasattr(m, "parametrizations") for m in convs + [encoder.head])  # spectrally normalised
+    x = torch.randn(4, 3, 32, 32)
+    assert encoder(x).shape == (4, 64) and encoder.body[:-2](x).shape == (4, 256, 4, 4)
+
+
+def test_encoder_batch_norm_gamma_is_spectrally_normalised():
+    from zoo.nets import build_discriminator
+
+    encoder = build_discriminator("tgan_celeba", (3, 64, 64), width=8, out_dim=64)
+    norms = [m for m in encoder.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert [m.num_features for m in norms] == [16, 32, 64]
+    with torch.no_grad():
+        norms[0].parametrizations.weight.original.copy_(torch.arange(1.0, 17.0))
+    gamma = norms[0].weight
+    # The spectral norm of a 1 x C matrix is its L2 norm: gamma / ||gamma||.
+    torch.testing.assert_close(gamma, torch.arange(1.0, 17.0) / torch.arange(1.0, 17.0).norm())
+    assert encoder(torch.randn(2, 3, 64, 64)).shape == (2, 64)
+    with pytest.raises(ZooError, match="set embed_dim: 64"):
+        build_discriminator("tgan_celeba", (3, 64, 64), width=8, out_dim=32)
+
+
+@pytest.mark.parametrize("config, encoder, slope", [("cifar10_tsgan", "tgan_cifar", 0.1), ("cifar10_twgan", "tgan_cifar", 0.1), ("celeba64_tsgan", "tgan_celeba", 0.3), ("celeba64_twgan", "tgan_celeba", 0.3)])
+def test_cifar_and_celeba_configs_use_the_official_encoder(config, encoder, slope):
+    import yaml
+
+    text = yaml.safe_load((Path(__file__).resolve().parents[1] / "configs" / "tgan" / f"{config}.yaml").read_text())
+    args = text["model"]["init_args"]
+    assert (args["discriminator"], args["critic_slope"], args["n_critic"], args["g_steps"]) == (encoder, slope, 1, 2)
+    assert text["trainer"]["max_steps"] == 1_000_000 * 3  # total_iter iterations of 1 D and 2 G steps
+    shape = (3, 32, 32) if "cifar" in config else (3, 64, 64)
+    model = zoo.TGAN(img_shape=shape, **{**args, "g_width": 8, "d_width": 8, "embed_dim": 64 if "celeba" in config else args["embed_dim"]})
+    assert [m.negative_slope for m in model.discriminator.critic.modules() if isinstance(m, nn.LeakyReLU)] == [slope]
+
+
+def test_one_real_step_with_the_official_cifar_encoder():
+    torch.manual_seed(0)
+    model = zoo.TGAN(img_shape=(3, 32, 32), latent_dim=8, g_width=8, d_width=8, embed_dim=8, critic_hidden=16, discriminator="tgan_cifar", num_sample_images=4)
+    quiet_trainer(max_epochs=1).fit(model, tiny_loader(n=8, shape=(3, 32, 32)))
+    assert (model.d_step_count, model.g_step_count) == (2, 4)

@@ -195,3 +195,51 @@ def test_short_cli_fit(config, tmp_path):
     assert checkpoint["zoo"]["class_path"] == "zoo.WGAN"
     assert (checkpoint["zoo"]["d_step_count"], checkpoint["zoo"]["g_step_count"]) == (5, 1)  # 80 digits / 16, n_critic 5
     assert checkpoint["hyper_parameters"]["penalty"] == ("gp" if config.endswith("_gp") else None)
+
+
+def _config(name: str) -> dict:
+    import yaml
+
+    return yaml.safe_load((Path(__file__).resolve().parents[1] / "configs" / "wgan" / f"{name}.yaml").read_text())
+
+
+def test_toy_config_is_the_official_gan_toy_script():
+    config = _config("toy_25gaussians_gp")
+    # ITERS = 100,000 generator iterations of CRITIC_ITERS = 5 critic steps: 600,000 optimizer steps.
+    assert config["trainer"]["max_steps"] == 100_000 * (5 + 1)
+    args = config["model"]["init_args"]
+    assert (args["gp_weight"], args["n_critic"], args["lr_d"], tuple(args["betas"])) == (0.1, 5, 1e-4, (0.5, 0.9))
+    assert config["data"]["init_args"]["batch_size"] == 256
+    torch.manual_seed(0)
+    model = zoo.WGAN(img_shape=(2,), **args)
+    d_layers = [m for m in model.discriminator.modules() if isinstance(m, (nn.Linear, nn.ReLU, nn.LeakyReLU))]
+    assert [type(m).__name__ for m in d_layers] == ["Linear", "ReLU"] * 3 + ["Linear"]
+    assert [m.out_features for m in d_layers if isinstance(m, nn.Linear)] == [512, 512, 512, 1]
+    g_linears = [m for m in model.generator.modules() if isinstance(m, nn.Linear)]
+    assert [m.out_features for m in g_linears] == [512, 512, 512, 2]
+    assert not any(isinstance(m, nn.BatchNorm1d) for m in model.generator.modules())
+    # tflib's 'he' init: U(+-sqrt(6 / fan_in)) in hidden layers, Glorot uniform at the output, zero biases.
+    hidden, output = g_linears[1].weight.detach(), g_linears[-1].weight.detach()
+    bound = (6 / 512) ** 0.5
+    assert float(hidden.abs().max()) <= bound and float(hidden.abs().max()) > 0.95 * bound
+    assert float(output.abs().max()) <= (6 / (512 + 2)) ** 0.5
+    assert not any(m.bias.any() for m in g_linears)
+
+
+def test_short_toy_config_is_the_benchmark_recipe():
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from dgflow_toy import BATCH, EPOCHS, G_ITERATIONS, RECIPE
+
+    config = _config("toy_25gaussians_short_gp")
+    args = config["model"]["init_args"]
+    assert {k: (tuple(v) if isinstance(v, list) else v) for k, v in args.items()} == RECIPE
+    assert config["trainer"]["max_epochs"] == EPOCHS and config["data"]["init_args"]["batch_size"] == BATCH
+    assert config["data"]["init_args"]["num_samples"] == G_ITERATIONS * RECIPE["n_critic"] * BATCH // EPOCHS
+
+
+@pytest.mark.parametrize("options, words", [({"activation": "gelu"}, "unknown MLP activation"), ({"init": "orthogonal"}, "unknown MLP init")])
+def test_bad_mlp_options_are_one_line(options, words):
+    with pytest.raises(ZooError, match=words):
+        zoo.WGAN(img_shape=(2,), latent_dim=2, penalty="gp", discriminator={"name": "mlp", **options})

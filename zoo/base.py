@@ -43,6 +43,7 @@ from torch.nn.utils.parametrizations import _WeightNorm
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from zoo import arguments
+from zoo.balancing import AdaptiveBalancer, balanced_batch
 from zoo.checkpoint import CHECKPOINT_KEY, read_checkpoint
 from zoo.errors import NonFiniteLossError, ZooError
 from zoo.latent import LatentPrior, LatentSpec, build_latent
@@ -162,6 +163,10 @@ class GANModule(L.LightningModule, metaclass=_BuildAfterInit):
             through it, rate 1e-4); see :meth:`start_discriminator_average`.
         num_sample_images: size of the fixed sample noise used for sample grids.
         sample_seed: seed of the fixed sample noise.
+        balancing: if set, DeLiGAN's adaptive balancing replaces the ``n_critic``/``g_steps``
+            schedule: each batch takes ``sub_steps`` steps, each a G step when G's loss is above
+            an adaptive threshold, else a D step (options of :class:`zoo.balancing.AdaptiveBalancer`, run by :func:`zoo.balancing.balanced_batch`;
+            e.g. ``{sub_steps: 5, low: 0.7, high: 1.0}``; ``{}`` for the official values).
     """
 
     conditional: bool = False
@@ -188,6 +193,7 @@ class GANModule(L.LightningModule, metaclass=_BuildAfterInit):
         d_ema_rate: Optional[float] = None,
         num_sample_images: int = 64,
         sample_seed: int = 0,
+        balancing: Optional[Dict[str, Any]] = None,
     ) -> None:
         super().__init__()
         modules = [name for name, value in (("generator", generator), ("discriminator", discriminator), ("latent", latent)) if isinstance(value, nn.Module)]
@@ -200,10 +206,12 @@ class GANModule(L.LightningModule, metaclass=_BuildAfterInit):
             discriminator=discriminator, g_width=g_width, d_width=d_width, optimizer=optimizer, lr_g=lr_g, lr_d=lr_d,
             betas=betas, n_critic=n_critic, g_steps=g_steps, lr_schedule=lr_schedule, lr_decay_start=lr_decay_start,
             ema_decay=ema_decay, d_ema_rate=d_ema_rate, num_sample_images=num_sample_images, sample_seed=sample_seed,
+            balancing=balancing,
         )
         self.hparams.update({name: value for name, value in received.items() if name not in modules})
         self.automatic_optimization = False
         self._check_hyperparameters()
+        self.balancer = None if balancing is None else AdaptiveBalancer.from_options(balancing)
 
         self.img_shape = tuple(int(s) for s in img_shape)
         # Specs are names/dicts from the hyper-parameters, or modules given through the Python API.
@@ -329,6 +337,8 @@ class GANModule(L.LightningModule, metaclass=_BuildAfterInit):
             self.start_discriminator_average()
         self.logging_step = self._is_logging_step()
         opt_g, opt_d = self.optimizers()
+        if self.balancer is not None:
+            return balanced_batch(self, batch, opt_g, opt_d)
         d_loss = self.discriminator_step(batch, opt_d)
         self.log_train("train/d_loss", d_loss, prog_bar=True)
         self._critic_steps_done += 1
@@ -609,12 +619,16 @@ class GANModule(L.LightningModule, metaclass=_BuildAfterInit):
             "critic_steps_done": self._critic_steps_done,
             "rng": _rng_state(),
         }
+        if self.balancer is not None:
+            checkpoint[CHECKPOINT_KEY]["balancer"] = self.balancer.state_dict()
 
     def on_load_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
         state = checkpoint.get(CHECKPOINT_KEY, {})
         self.d_step_count = int(state.get("d_step_count", 0))
         self.g_step_count = int(state.get("g_step_count", 0))
         self._critic_steps_done = int(state.get("critic_steps_done", 0))
+        if self.balancer is not None and "balancer" in state:
+            self.balancer.load_state_dict(state["balancer"])
         self._first_d_step = self.d_step_count
         # Random-number states make a resumed fit continue exactly (same latents, same shuffles).
         # Only when resuming a fit: loading a module for inference must not reset the global RNG.

@@ -153,6 +153,9 @@ class MixtureOfGaussians(LatentPrior):
         dim: latent dimension.
         components: number of Gaussians ``N`` (the paper found 50 to 100 enough).
         sigma_init: initial value of every ``sigma`` (0.2 in the official MNIST and sketch code).
+        sigma_range: if set, ``sigma`` instead starts ``U(-sigma_range, sigma_range)`` (the official
+            CIFAR-10 code: 0.2); a negative ``sigma`` is as good as its absolute value, since
+            ``eps`` is symmetric.
         mu_range: ``mu`` starts ``U(-mu_range, mu_range)`` (official code: 1).
         sigma_penalty: coefficient ``c`` of the regulariser ``c * mean((1 - sigma)^2)`` that keeps the
             components from collapsing (official code: 1/3 MNIST, 0.05 sketches, 0.1 toy).
@@ -169,6 +172,7 @@ class MixtureOfGaussians(LatentPrior):
         mu_range: float = 1.0,
         sigma_penalty: float = 0.1,
         choice: str = "stratified",
+        sigma_range: Optional[float] = None,
     ) -> None:
         super().__init__(dim)
         if components < 1:
@@ -180,11 +184,16 @@ class MixtureOfGaussians(LatentPrior):
                 f"mixture latent needs sigma_init > 0, mu_range >= 0 and sigma_penalty >= 0, "
                 f"got {sigma_init}, {mu_range}, {sigma_penalty}"
             )
+        if sigma_range is not None and sigma_range <= 0:
+            raise ZooError(f"sigma_range must be positive (sigma starts U(-sigma_range, sigma_range)), got {sigma_range}; e.g. sigma_range: 0.2")
         self.components = int(components)
         self.choice = choice
         self.sigma_penalty = float(sigma_penalty)
         self.mu = nn.Parameter(torch.empty(components, dim).uniform_(-mu_range, mu_range))
-        self.sigma = nn.Parameter(torch.full((components, dim), float(sigma_init)))
+        if sigma_range is None:
+            self.sigma = nn.Parameter(torch.full((components, dim), float(sigma_init)))
+        else:
+            self.sigma = nn.Parameter(torch.empty(components, dim).uniform_(-sigma_range, sigma_range))
 
     @property
     def noise_dim(self) -> int:

@@ -12,9 +12,15 @@ Two samplers to compare against, behind the same call:
 
 * **DDLS** (Che et al. 2020): Langevin dynamics on ``E(z) = -log p0(z) - d(G(z))``,
   ``z <- z - (eta / 2) grad E(z) + sqrt(eta) * xi``.
-* **DOT** (Tanaka 2019): latent transport by gradient descent on
-  ``||z - z0|| - d(G(z)) / k_eff``, with ``k_eff`` the Lipschitz constant of ``d(G(.))``
-  (estimated from the batch when not given).
+* **DOT** (Tanaka 2019, official code ``DOT.py``): latent transport by minimising
+  ``||z - z0|| - d(G(z)) / k_eff``, with ``k_eff`` the effective Lipschitz constant of ``d(G(.))``,
+  estimated as the official ``eff_k``: ``max |d(G(z1)) - d(G(z2))| / ||z1 - z2||`` over 100 pairs
+  of fresh prior draws. As ``Transporter_in_latent``, a normal prior's gradient is projected,
+  ``g <- g - z <g, z> / sqrt(dim)`` (the code's ``/11.31 = sqrt(128)``), and a uniform prior's
+  latents are clipped to its support after every step; the optimiser is SGD (the official
+  default) or Adam with betas (0, 0.9) (its ``--optmode adam``). One deliberate difference: the
+  distance is ``sqrt(||z - z0||^2 + 1e-12)``, where the code writes ``||z - z0 + 0.001||``, whose
+  offset pushes every latent along ``(1, ..., 1)`` at the first step.
 
 The generator and discriminator run in eval mode (batch norm uses running statistics, so a
 sample's refinement does not depend on the rest of its batch; the official DGflow code keeps
@@ -34,8 +40,12 @@ from torch import Tensor, nn
 
 from zoo import arguments
 from zoo.errors import ZooError
+from zoo.latent import NormalLatent, UniformLatent
 
 METHODS = ("dgflow", "ddls", "dot")
+DOT_OPTIMIZERS = ("sgd", "adam")
+#: Pairs of prior draws behind DOT's ``k_eff`` estimate (official ``eff_k(G, D, trial=100)``).
+K_EFF_TRIALS = 100
 
 VELOCITY_FACTORS: Dict[str, Callable[[Tensor], Tensor]] = {
     "kl": torch.ones_like,
@@ -72,12 +82,42 @@ def langevin_noise(shape: Tuple[int, int], steps: int, seeds: Optional[Tensor], 
     return torch.stack(rows, dim=1).to(device)
 
 
-def estimate_k_eff(z: Tensor, d: Tensor) -> float:
-    """DOT's effective Lipschitz constant: ``max_{i != j} |d_i - d_j| / ||z_i - z_j||`` over a batch."""
-    distance = torch.cdist(z, z)
-    ratio = (d[:, None] - d[None, :]).abs() / distance.clamp_min(1e-12)
-    ratio.fill_diagonal_(0.0)
+def estimate_k_eff(module, labels: Optional[Tensor] = None, trials: int = K_EFF_TRIALS, generator: Optional[torch.Generator] = None) -> float:
+    """DOT's effective Lipschitz constant of ``d(G(.))``, as the official ``eff_k``.
+
+    ``k_eff = max_i |d(G(z1_i)) - d(G(z2_i))| / ||z1_i - z2_i||`` over ``trials`` pairs of fresh
+    draws from the module's prior (not the latents being refined), G and D in eval mode.
+    Conditional models use the same label for both members of a pair: ``labels`` (``trials`` of
+    them), or uniform random classes when ``None``.
+    """
+    device = module.device
+    with _Frozen([module.generator, module.discriminator, module.latent]), torch.no_grad():
+        z1 = module.latent.sample(trials, generator=generator).to(device)
+        z2 = module.latent.sample(trials, generator=generator).to(device)
+        if getattr(module, "conditional", False) and labels is None:
+            labels = torch.randint(int(module.hparams.num_classes), (trials,), generator=generator).to(device)
+        d1 = module.realness(module.generate(z1, labels), labels)
+        d2 = module.realness(module.generate(z2, labels), labels)
+        ratio = (d1 - d2).abs() / (z1 - z2).norm(dim=1).clamp_min(1e-12)
     return max(float(ratio.max()), 1e-12)
+
+
+def dot_gradient_constraint(prior: nn.Module) -> Callable[[Tensor, Tensor], Tensor]:
+    """The official DOT's correction of the gradient ``g`` at ``z`` for the prior's shape.
+
+    Normal prior: ``g - z <g, z> / sqrt(dim)``, which removes most of the radial part so that
+    latents stay near the typical shell (the code divides by ``sqrt(128)`` for its 128-dim
+    latents). Other priors: ``g`` unchanged.
+    """
+    if isinstance(prior, NormalLatent):
+        scale = math.sqrt(prior.dim)
+        return lambda g, z: g - z * (g * z).sum(dim=1, keepdim=True) / scale
+    return lambda g, z: g
+
+
+def dot_clip(prior: nn.Module) -> Optional[Tuple[float, float]]:
+    """Bounds DOT clips latents to after each step: a uniform prior's support, else ``None``."""
+    return (prior.low, prior.high) if isinstance(prior, UniformLatent) else None
 
 
 class _Frozen:
@@ -114,6 +154,7 @@ def refine(
     noise_seeds: Optional[Tensor] = None,
     k_eff: Optional[float] = None,
     batch_size: Optional[int] = None,
+    dot_optimizer: str = "sgd",
 ) -> Refinement:
     """Refine latents ``z0`` (``(N, latent_dim)``, after the prior's transform) of a zoo GAN module.
 
@@ -128,17 +169,21 @@ def refine(
         labels: class labels held fixed for conditional models.
         snapshot_steps: steps whose latents are kept (0 is the start).
         noise_seeds: one seed per sample for its Langevin noise (batch-size independent).
-        k_eff: DOT's Lipschitz constant (estimated on ``z0`` when ``None``).
+        k_eff: DOT's Lipschitz constant (estimated from 100 pairs of prior draws when ``None``).
         batch_size: refine in chunks of this size (results are identical).
+        dot_optimizer: DOT's optimiser of the latents, ``sgd`` (the official default, learning
+            rate ``eta``) or ``adam`` (learning rate ``eta``, betas (0, 0.9), as the official code).
     """
     check_options(method, divergence, steps, eta, gamma)
+    if dot_optimizer not in DOT_OPTIMIZERS:
+        raise ZooError(f"unknown DOT optimizer {dot_optimizer!r}; choose one of {', '.join(DOT_OPTIMIZERS)}")
     if getattr(module, "discriminator", None) is None:
         raise ZooError("refinement needs the discriminator, and this module has none; load a checkpoint that includes D")
     z0, labels, noise_seeds = _check_batch(module, z0, labels, noise_seeds)
     if batch_size is not None:
         batch_size = arguments.whole_number(batch_size, "batch_size")
     if k_eff is not None and arguments.finite_number(k_eff, "k_eff") <= 0:
-        raise ZooError(f"k_eff must be positive, got {k_eff}; leave it empty to estimate it from the batch")
+        raise ZooError(f"k_eff must be positive, got {k_eff}; leave it empty to estimate it from prior draws")
     wanted = sorted(set(arguments.whole_number(s, "a snapshot step", minimum=0) for s in snapshot_steps))
     if any(s > steps for s in wanted):
         raise ZooError(f"snapshot steps must lie in 0..{steps}, got {wanted}")
@@ -147,7 +192,7 @@ def refine(
     with torch.inference_mode(False), torch.enable_grad():
         z0 = z0.clone().to(module.device)
         labels = None if labels is None else labels.clone().to(module.device)
-        return _refine_batched(module, z0, method, divergence, eta, gamma, steps, labels, wanted, noise_seeds, k_eff, batch_size)
+        return _refine_batched(module, z0, method, divergence, eta, gamma, steps, labels, wanted, noise_seeds, k_eff, batch_size, dot_optimizer)
 
 
 def _check_batch(module, z0, labels, noise_seeds):
@@ -168,10 +213,9 @@ def _check_batch(module, z0, labels, noise_seeds):
     return z0, labels, noise_seeds
 
 
-def _refine_batched(module, z0, method, divergence, eta, gamma, steps, labels, wanted, noise_seeds, k_eff, batch_size) -> Refinement:
+def _refine_batched(module, z0, method, divergence, eta, gamma, steps, labels, wanted, noise_seeds, k_eff, batch_size, dot_optimizer) -> Refinement:
     if method == "dot" and k_eff is None:
-        with _Frozen([module.generator, module.discriminator]), torch.no_grad():
-            k_eff = estimate_k_eff(z0, module.realness(module.generate(z0, labels), labels))
+        k_eff = estimate_k_eff(module)
     chunk = batch_size or len(z0)
     parts = []
     for start in range(0, len(z0), chunk):
@@ -180,7 +224,7 @@ def _refine_batched(module, z0, method, divergence, eta, gamma, steps, labels, w
             _refine_chunk(
                 module, z0[start:stop], method, divergence, eta, gamma, steps,
                 None if labels is None else labels[start:stop],
-                wanted, None if noise_seeds is None else noise_seeds[start:stop], k_eff,
+                wanted, None if noise_seeds is None else noise_seeds[start:stop], k_eff, dot_optimizer,
             )
         )
     return Refinement(
@@ -189,9 +233,11 @@ def _refine_batched(module, z0, method, divergence, eta, gamma, steps, labels, w
     )
 
 
-def _refine_chunk(module, z0, method, divergence, eta, gamma, steps, labels, wanted, seeds, k_eff) -> Refinement:
+def _refine_chunk(module, z0, method, divergence, eta, gamma, steps, labels, wanted, seeds, k_eff, dot_optimizer) -> Refinement:
     with _Frozen([module.generator, module.discriminator, module.latent]):
-        noise = langevin_noise(tuple(z0.shape), steps, seeds, z0.device) if method != "dot" else None
+        if method == "dot":
+            return _transport_chunk(module, z0, eta, steps, labels, wanted, k_eff, dot_optimizer)
+        noise = langevin_noise(tuple(z0.shape), steps, seeds, z0.device)
         factor = VELOCITY_FACTORS[divergence]
         z = z0.detach().clone()
         snapshots = {0: z.clone()} if 0 in wanted else {}
@@ -201,13 +247,37 @@ def _refine_chunk(module, z0, method, divergence, eta, gamma, steps, labels, wan
             if method == "dgflow":
                 (grad,) = torch.autograd.grad(d.sum(), z)
                 z = z.detach() + eta * factor(d.detach())[:, None] * grad + math.sqrt(2 * eta * gamma) * noise[step]
-            elif method == "ddls":
+            else:
                 (grad,) = torch.autograd.grad((module.latent.log_prob(z) + d).sum(), z)
                 z = z.detach() + 0.5 * eta * grad + math.sqrt(eta) * noise[step]
-            else:
-                distance = (z - z0).pow(2).sum(dim=1).add(1e-12).sqrt()
-                (grad,) = torch.autograd.grad((distance - d / k_eff).sum(), z)
-                z = z.detach() - eta * grad
             if step + 1 in wanted:
                 snapshots[step + 1] = z.detach().clone()
         return Refinement(z=z.detach(), snapshots=snapshots)
+
+
+def _transport_chunk(module, z0, eta, steps, labels, wanted, k_eff, dot_optimizer) -> Refinement:
+    """DOT: ``steps`` optimiser steps on ``sum_i ||z_i - z0_i|| - d(G(z_i)) / k_eff``.
+
+    Both optimisers act per coordinate, so each latent's path is independent of its batch.
+    """
+    z0 = z0.detach()
+    z = nn.Parameter(z0.clone())
+    if dot_optimizer == "adam":
+        optimizer = torch.optim.Adam([z], lr=eta, betas=(0.0, 0.9))
+    else:
+        optimizer = torch.optim.SGD([z], lr=eta)
+    constrain, bounds = dot_gradient_constraint(module.latent), dot_clip(module.latent)
+    snapshots = {0: z0.clone()} if 0 in wanted else {}
+    for step in range(steps):
+        optimizer.zero_grad(set_to_none=True)
+        distance = (z - z0).pow(2).sum(dim=1).add(1e-12).sqrt()
+        loss = (distance - module.realness(module.generate(z, labels), labels) / k_eff).sum()
+        (grad,) = torch.autograd.grad(loss, z)
+        z.grad = constrain(grad, z.detach())
+        optimizer.step()
+        if bounds is not None:
+            with torch.no_grad():
+                z.clamp_(*bounds)
+        if step + 1 in wanted:
+            snapshots[step + 1] = z.detach().clone()
+    return Refinement(z=z.detach().clone(), snapshots=snapshots)

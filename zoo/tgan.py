@@ -43,6 +43,8 @@ class TGAN(GANModule):
         loss: ``"sgan"`` (T-SGAN, sigmoid T) or ``"wgan"`` (T-WGAN, linear T).
         embed_dim: width of the encodings ``E(x)`` (official CIFAR-10 code: 64).
         critic_hidden: hidden units of the MLP ``D`` (official: 256 on CIFAR-10, 512 on CelebA).
+        critic_slope: negative slope of ``D``'s LeakyReLU (official: 0.1 on CIFAR-10, Keras's
+            default 0.3 on CelebA).
         spectral_norm: spectral normalisation (torch parametrization) on E and D.
         pair_permutations: extra pairings per step, each of every real with a random permutation
             of the fakes (0: only the i-th real with the i-th fake).
@@ -56,6 +58,7 @@ class TGAN(GANModule):
         loss: Literal["sgan", "wgan"] = "sgan",
         embed_dim: int = 64,
         critic_hidden: int = 256,
+        critic_slope: float = 0.2,
         spectral_norm: bool = True,
         pair_permutations: int = 0,
         g_steps: int = 2,
@@ -80,7 +83,8 @@ class TGAN(GANModule):
         if isinstance(spec, PairCritic):
             return spec
         return build_pair_critic(
-            spec, self.img_shape, hp.d_width, embed_dim=hp.embed_dim, hidden=hp.critic_hidden, spectral=hp.spectral_norm
+            spec, self.img_shape, hp.d_width, embed_dim=hp.embed_dim, hidden=hp.critic_hidden, spectral=hp.spectral_norm,
+            slope=hp.critic_slope,
         )
 
     def pair_logits(self, real: Tensor, fake: Tensor) -> Tuple[Tensor, Tensor]:

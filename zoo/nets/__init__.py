@@ -1,6 +1,6 @@
 """Generator and discriminator networks, registered by name (see :mod:`zoo.nets.registry`)."""
 
-from zoo.nets import dcgan, mlp  # noqa: F401  (registers the builders)
+from zoo.nets import dcgan, deligan, mlp, tgan  # noqa: F401  (registers the builders)
 from zoo.nets.dcgan import DCGANGenerator, dcgan_geometry
 from zoo.nets.layers import Discriminator
 from zoo.nets.mlp import MLPGenerator

@@ -4,6 +4,9 @@ The generator starts from an ``s0 x s0`` map and doubles it ``n`` times with str
 convolutions; the discriminator mirrors it with stride-2 convolutions. A size is supported when
 ``size = s0 * 2**n`` with ``4 <= s0 <= 7`` and ``n >= 2``: 28 (7x4), 32 (4x8), 48 (6x8),
 64 (4x16), 96 (6x16), and also 16, 20, 24, 40, 56, 80, 112, 128, ...
+
+Both start from the DCGAN initialisation (:func:`zoo.nets.layers.dcgan_init`: weights N(0, 0.02),
+batch-norm scales N(1, 0.02)), as the official DCGAN and WGAN code.
 """
 
 from __future__ import annotations
@@ -13,10 +16,18 @@ from typing import Sequence, Tuple
 from torch import Tensor, nn
 
 from zoo.errors import ZooError
-from zoo.nets.layers import D_NORMS, G_NORMS, Discriminator, check_norm, feature_norm, weight_param
+from zoo.nets.layers import D_NORMS, G_NORMS, Discriminator, check_norm, dcgan_init, feature_norm, weight_param
 from zoo.nets.registry import register_discriminator, register_generator
 
 SUPPORTED_EXAMPLES = "28, 32, 48, 64 or 96"
+POOLINGS = ("flatten", "sum")
+
+
+class GlobalSumPool(nn.Module):
+    """``(N, C, H, W) -> (N, C)``: the sum over positions (SN projection discriminator)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.sum(dim=(2, 3))
 
 
 def dcgan_geometry(img_shape: Sequence[int]) -> Tuple[int, int]:
@@ -66,6 +77,7 @@ class DCGANGenerator(nn.Module):
             channels //= 2
         blocks += [nn.ConvTranspose2d(channels, img_shape[0], 4, 2, 1), nn.Tanh()]
         self.upsample = nn.Sequential(*blocks)
+        dcgan_init(self)
 
     def forward(self, z: Tensor) -> Tensor:
         return self.upsample(self.project(z))
@@ -78,13 +90,20 @@ def dcgan_generator(img_shape: Sequence[int], latent_dim: int, width: int, **opt
 
 
 @register_discriminator("dcgan")
-def dcgan_discriminator(img_shape: Sequence[int], width: int, out_dim: int = 1, norm: str = "batch") -> Discriminator:
-    """``x -> Conv 4x4/2 -> LeakyReLU -> [Conv 4x4/2 -> norm -> LeakyReLU] x (n-1) -> flatten -> Linear``.
+def dcgan_discriminator(
+    img_shape: Sequence[int], width: int, out_dim: int = 1, norm: str = "batch", pooling: str = "flatten", head_bias: bool = True
+) -> Discriminator:
+    """``x -> Conv 4x4/2 -> LeakyReLU -> [Conv 4x4/2 -> norm -> LeakyReLU] x (n-1) -> pool -> Linear``.
 
     No normalisation on the first layer (DCGAN). ``norm="layer"`` is the WGAN-GP critic,
-    ``"spectral"`` the SN-GAN / T-GAN one.
+    ``"spectral"`` the SN-GAN / T-GAN one. ``pooling="flatten"`` (DCGAN) keeps every position;
+    ``"sum"`` is the global sum pooling of the SN projection discriminator (sngan_projection:
+    ``h = sum_{H,W} h``, features ``= channels``). ``head_bias=False`` drops the head's bias, as
+    that code's ``l5`` (``nobias=True``).
     """
     check_norm(norm, D_NORMS, "discriminator")
+    if pooling not in POOLINGS:
+        raise ZooError(f"unknown dcgan pooling {pooling!r}; choose one of {list(POOLINGS)}")
     s0, n = dcgan_geometry(img_shape)
     param = weight_param(norm)
     layers = [param(nn.Conv2d(img_shape[0], width, 4, 2, 1)), nn.LeakyReLU(0.2, inplace=True)]
@@ -96,5 +115,10 @@ def dcgan_discriminator(img_shape: Sequence[int], width: int, out_dim: int = 1, 
             nn.LeakyReLU(0.2, inplace=True),
         ]
         channels *= 2
-    layers.append(nn.Flatten())
-    return Discriminator(nn.Sequential(*layers), feature_dim=channels * s0 * s0, out_dim=out_dim, norm=norm)
+    if pooling == "sum":
+        layers.append(GlobalSumPool())
+        feature_dim = channels
+    else:
+        layers.append(nn.Flatten())
+        feature_dim = channels * s0 * s0
+    return dcgan_init(Discriminator(nn.Sequential(*layers), feature_dim=feature_dim, out_dim=out_dim, norm=norm, head_bias=head_bias))

@@ -6,7 +6,7 @@ from typing import Callable
 
 import torch
 from torch import Tensor, nn
-from torch.nn.utils import parametrizations
+from torch.nn.utils import parametrizations, parametrize
 
 from zoo.errors import ZooError
 
@@ -42,6 +42,38 @@ def weight_param(norm: str) -> Callable[[nn.Module], nn.Module]:
     return lambda module: module
 
 
+DCGAN_STD = 0.02
+
+
+@torch.no_grad()
+def dcgan_init(module: nn.Module) -> nn.Module:
+    """DCGAN initialisation (Radford et al. 2016; ``weights_init`` of the official WGAN code).
+
+    Every convolution, transposed convolution and linear weight ``~ N(0, 0.02)`` with zero bias;
+    every batch-norm scale ``~ N(1, 0.02)`` with zero shift. A spectrally normalised weight gets it
+    on its unnormalised original; a weight-normalised one on its direction ``v``, with the gain
+    ``g = ||v||`` so that the layer starts as the plain initialised layer. Returns ``module``.
+    """
+    for m in module.modules():
+        if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            if parametrize.is_parametrized(m, "weight"):
+                weights = m.parametrizations.weight
+                if hasattr(weights, "original"):  # spectral norm
+                    weights.original.normal_(0.0, DCGAN_STD)
+                else:  # weight norm: original0 = g, original1 = v
+                    v = weights.original1.normal_(0.0, DCGAN_STD)
+                    dims = [d for d in range(v.dim()) if d != 0]
+                    weights.original0.copy_(v.pow(2).sum(dim=dims, keepdim=True).sqrt().reshape_as(weights.original0))
+            else:
+                m.weight.normal_(0.0, DCGAN_STD)
+            if m.bias is not None:
+                m.bias.zero_()
+        elif isinstance(m, nn.modules.batchnorm._BatchNorm) and m.affine:
+            m.weight.normal_(1.0, DCGAN_STD)
+            m.bias.zero_()
+    return module
+
+
 class Discriminator(nn.Module):
     """A body that maps inputs to a feature vector, and a linear head on top.
 
@@ -49,12 +81,12 @@ class Discriminator(nn.Module):
     projection conditioning read.
     """
 
-    def __init__(self, body: nn.Module, feature_dim: int, out_dim: int, norm: str) -> None:
+    def __init__(self, body: nn.Module, feature_dim: int, out_dim: int, norm: str, head_bias: bool = True) -> None:
         super().__init__()
         self.body = body
         self.feature_dim = feature_dim
         self.out_dim = out_dim
-        self.head = weight_param(norm)(nn.Linear(feature_dim, out_dim))
+        self.head = weight_param(norm)(nn.Linear(feature_dim, out_dim, bias=head_bias))
 
     def features(self, x: Tensor) -> Tensor:
         """Penultimate representation, shape ``(N, feature_dim)``."""
