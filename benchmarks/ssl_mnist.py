@@ -4,8 +4,8 @@ Protocol: ``configs/improved_gan/mnist_ssl.yaml`` as it stands (the official rec
 and D, feature matching, Adam 3e-3 with beta1 0.5, batch 100, all 100 labelled digits in every
 labelled batch, 600 steps per epoch) on the 60,000 training digits of ``<data-dir>/MNIST/raw``, 100
 of them labelled (10 per digit, labelled-subset seed 0). After every epoch the moving average of D
-(the network the paper tests) classifies the 10,000 test digits; the error, the wall time of the
-epoch and the losses go to ``benchmarks/results/<out>.json`` at once, and a PNG of error against
+(the network the paper tests) classifies the 10,000 test digits, and so does the current D; the
+errors, the wall time of the epoch and the losses go to ``benchmarks/results/<out>.json`` at once, and a PNG of error against
 epoch per seed beside it. Paper (Salimans et al. 2016, Table 1): 93 +- 6.5 errors of 10,000.
 
 ``--baseline`` runs the supervised-only baseline instead: the same D (noise, weight norm,
@@ -126,18 +126,25 @@ def run_seed(args: argparse.Namespace, seed: int, record: Dict[str, Any], out: P
             seconds = time.perf_counter() - self.start
             predictions = torch.cat([pl_module.classify(x) for x in test_x.split(1000)])
             errors = int((predictions.cpu() != test_y).sum())
+            pl_module.discriminator.eval()
+            with torch.no_grad():
+                raw = torch.cat([pl_module.discriminator(x.to(pl_module.device)).argmax(dim=1) for x in test_x.split(1000)])
+            pl_module.discriminator.train()
+            raw_errors = int((raw.cpu() != test_y).sum())
             metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/") and v.numel() == 1}
             run["epochs"].append({"epoch": trainer.current_epoch + 1, "test_errors": errors, "test_error": errors / len(test_y),
+                                  "test_errors_current_d": raw_errors,
                                   "seconds": seconds, "d_steps": pl_module.d_step_count, "g_steps": pl_module.g_step_count, **metrics})
             summarise(run)
             record["updated"] = time.strftime("%Y-%m-%d %H:%M")
             save_record(out, record)
             plot(record, out.with_suffix(".png"))
-            print(f"{name} epoch {trainer.current_epoch + 1}: {errors} test errors, {seconds:.1f} s", flush=True)
+            print(f"{name} epoch {trainer.current_epoch + 1}: {errors} test errors (current D: {raw_errors}), {seconds:.1f} s", flush=True)
 
     L.seed_everything(seed if seed is not None else config["seed_everything"], verbose=False)
     model = make_model(model_args, args.baseline)
-    checkpoint = ModelCheckpoint(dirpath=state, save_last=True, save_top_k=0, every_n_epochs=1)
+    # save_top_k=1 without a monitor keeps the newest epoch's file; save_last adds last.ckpt beside it.
+    checkpoint = ModelCheckpoint(dirpath=state, save_last=True, save_top_k=1, every_n_epochs=1)
     trainer = L.Trainer(max_epochs=args.epochs, accelerator="cpu", devices=1, logger=False, callbacks=[RecordEpoch(), checkpoint],
                         enable_progress_bar=False, enable_model_summary=False, log_every_n_steps=100, num_sanity_val_steps=0,
                         limit_val_batches=0)
@@ -171,12 +178,13 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--state-dir", default="~/.cache/gan-zoo/benchmarks/ssl_mnist", help="where each seed's last.ckpt is kept for resuming")
     parser.add_argument("--out", default="ssl_mnist")
+    parser.add_argument("--results-dir", default=str(RESULTS), help="where <out>.json and <out>.png go")
     args = parser.parse_args()
     raw = Path(args.data_dir) / "MNIST" / "raw"
     if not (raw / "train-images-idx3-ubyte").is_file() and not (raw / "train-images-idx3-ubyte.gz").is_file():
         print(f"ssl_mnist: skipped, no MNIST IDX files in {raw} (pass --data-dir, the folder holding MNIST/raw)")
         return 0
-    out = RESULTS / f"{args.out}.json"
+    out = Path(args.results_dir) / f"{args.out}.json"
     record = load_record(out)
     record.update({"protocol": "full MNIST, 60,000 train / 10,000 test, 100 labels (labelled-subset seed 0), test errors of D's moving average after every epoch",
                    "config": str(CONFIG.relative_to(ROOT)), "paper_test_errors": PAPER_ERRORS})
