@@ -14,8 +14,7 @@ On the 2-D toys the modes are known points or curves, so no classifier is needed
 
 * :func:`nearest_mode_quality`: a sample is high-quality when it lies within ``radius`` of the
   nearest mode centre; a mode is covered when it holds at least ``min_per_mode`` high-quality
-  samples (the 25-Gaussians protocol of the DGflow and DOT papers: 4 standard deviations, 20
-  of 5,000 samples);
+  samples (the zoo's 25-Gaussians benchmark uses 4 standard deviations and 20 of 5,000 samples);
 * :func:`curve_quality`: the same for a curve (the Swiss roll), cut into equal stretches that
   play the part of modes.
 """
