@@ -131,3 +131,20 @@ def test_curve_quality_by_hand():
     points = torch.tensor([[0.1, 0.01], [0.9, 0.0], [0.5, 0.5]])
     assert curve_quality(points, line, radius=0.1, stretches=4) == (pytest.approx(2 / 3), 2)
     assert curve_quality(points, line, radius=0.1, stretches=4, min_per_stretch=2) == (pytest.approx(2 / 3), 0)
+
+
+def test_toy_modes_callback_logs_the_mode_quality_of_the_samples():
+    from zoo.callbacks import ToyModes
+    from zoo.datamodules import ToyDataModule
+    from zoo.datamodules.toy_data import GRID_DIVISOR, GRID_STD, grid_centers
+
+    torch.manual_seed(0)
+    model = zoo.GAN(img_shape=(2,), latent_dim=2, g_width=16, d_width=16, num_sample_images=4)
+    callback = ToyModes(num_samples=500)
+    trainer = quiet_trainer(max_epochs=1, limit_train_batches=2, callbacks=[callback])
+    trainer.fit(model, datamodule=ToyDataModule(name="25gaussians", num_samples=256, batch_size=64))
+    share, modes = nearest_mode_quality(model.sample(500, seed=0), grid_centers(), 4 * GRID_STD / GRID_DIVISOR, 2)
+    assert float(trainer.callback_metrics["val/high_quality"]) == pytest.approx(share)
+    assert float(trainer.callback_metrics["val/modes"]) == modes
+    with pytest.raises(ZooError, match="needs a toy datamodule with mode centres"):
+        quiet_trainer(max_steps=1, callbacks=[ToyModes()]).fit(model, datamodule=ToyDataModule(name="swissroll", num_samples=128))
