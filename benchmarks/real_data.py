@@ -12,7 +12,8 @@ generator steps), then measures, with the data set's evaluation classifier:
   1,000 modes (the PacGAN/VEEGAN protocol uses 26,000 samples);
 * requested-class accuracy of the conditional models (labels ``i mod 10``);
 * DGflow (KL, eta 0.1, gamma 0.01, 25 steps, G and D in eval mode) on the first ``--refine``
-  latents of the same samples, with the same metrics on those latents before and after.
+  latents of the same samples, with the same metrics on those latents before and after (both
+  through the trained generator: DGflow follows its gradients, not those of an EMA copy).
 
 Each run's record (wall times, metrics, seed, budget, command) is written to the JSON file as
 soon as it finishes, and a run already recorded with the same budget is skipped, so the table
@@ -140,11 +141,11 @@ def measure(network: FeatureNetwork, real: FeatureSet, fake: FeatureSet, labels:
     return out
 
 
-def generate(model: zoo.GANModule, z: torch.Tensor, labels: Optional[torch.Tensor], chunk: int = 500):
+def generate(model: zoo.GANModule, z: torch.Tensor, labels: Optional[torch.Tensor], use_ema: bool = True, chunk: int = 500):
     """Samples of latents ``z`` (and labels), ``chunk`` at a time, without gradients."""
     with torch.no_grad():
         for start in range(0, len(z), chunk):
-            yield model.sample_from_latent(z[start : start + chunk], None if labels is None else labels[start : start + chunk])
+            yield model.sample_from_latent(z[start : start + chunk], None if labels is None else labels[start : start + chunk], use_ema=use_ema)
 
 
 def evaluate(model: zoo.GANModule, network: FeatureNetwork, real: FeatureSet, num_samples: int, num_refine: int) -> Dict[str, Any]:
@@ -157,14 +158,18 @@ def evaluate(model: zoo.GANModule, network: FeatureNetwork, real: FeatureSet, nu
     settings = MetricSettings(kid_subset_size=min(1000, num_refine), is_splits=min(10, num_refine))
     part = slice(0, num_refine)
     sub_labels = None if labels is None else labels[part]
-    base = FeatureSet(fake.features[part], fake.probs[part])
+    # DGflow moves latents through the trained generator (not its EMA copy), so both sides use it.
+    if model.generator_ema is None:
+        base = FeatureSet(fake.features[part], fake.probs[part])
+    else:
+        base = extract_features(network, generate(model, z0[part], sub_labels, use_ema=False))
     start = time.perf_counter()
     try:
         z = refine(model, z0[part], labels=sub_labels, noise_seeds=torch.arange(num_refine) + REFINE_SEED, batch_size=250, **DGFLOW).z
     except zoo.ZooError as error:
         out["dgflow"] = {"skipped": str(error)}
         return out
-    refined = extract_features(network, generate(model, z, sub_labels))
+    refined = extract_features(network, generate(model, z, sub_labels, use_ema=False))
     out["dgflow"] = {
         "samples": num_refine, **DGFLOW, "refine_s": time.perf_counter() - start,
         "before": measure(network, real, base, sub_labels, settings), "after": measure(network, real, refined, sub_labels, settings),
