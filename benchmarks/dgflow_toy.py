@@ -41,6 +41,7 @@ from zoo.callbacks.sample_grid import scatter_image  # noqa: E402
 from common import RESULTS, save  # noqa: E402
 from zoo.datamodules import ToyDataModule  # noqa: E402
 from zoo.datamodules.toy_data import GRID_DIVISOR, GRID_STD, ROLL_DIVISOR, ROLL_NOISE, grid_centers  # noqa: E402
+from zoo.metrics import curve_quality, nearest_mode_quality  # noqa: E402
 from zoo.refine import refine  # noqa: E402
 
 NUM_LATENTS, MIN_PER_MODE, LATENT_SEED = 5000, 20, 123
@@ -87,19 +88,16 @@ def train(toy: str, seed: int = 0) -> Tuple[zoo.WGAN, float]:
 
 def grid_quality(points: Tensor) -> Tuple[float, int]:
     """25 Gaussians: percentage of high-quality samples and number of covered modes."""
-    distance, mode = torch.cdist(points, grid_centers()).min(dim=1)
-    good = distance < 4 * GRID_STD / GRID_DIVISOR
-    return 100 * good.float().mean().item(), int((torch.bincount(mode[good], minlength=25) >= MIN_PER_MODE).sum())
+    share, modes = nearest_mode_quality(points, grid_centers(), 4 * GRID_STD / GRID_DIVISOR, MIN_PER_MODE)
+    return 100 * share, modes
 
 
 def roll_quality(points: Tensor) -> Tuple[float, int]:
     """Swiss roll: percentage within 4 noise deviations of the noise-free roll; stretches covered."""
     t = torch.linspace(1.5 * math.pi, 4.5 * math.pi, 20_000)
     curve = torch.stack([t * t.cos(), t * t.sin()], dim=1) / ROLL_DIVISOR
-    distance, nearest = torch.cdist(points, curve).min(dim=1)
-    good = distance < 4 * ROLL_NOISE / ROLL_DIVISOR
-    stretch = nearest * 25 // len(t)
-    return 100 * good.float().mean().item(), int((torch.bincount(stretch[good], minlength=25) >= MIN_PER_MODE).sum())
+    share, stretches = curve_quality(points, curve, 4 * ROLL_NOISE / ROLL_DIVISOR, 25, MIN_PER_MODE)
+    return 100 * share, stretches
 
 
 QUALITY = {"25gaussians": grid_quality, "swissroll": roll_quality}

@@ -93,7 +93,10 @@ ENTRIES: Dict[str, dict] = {
 
 
 def write_table(records: List[dict]) -> None:
-    """Write the shipped table in ENTRIES order."""
+    """Write the shipped table in ENTRIES order, keeping the records other scripts wrote (after these)."""
+    if PACKAGE_TABLE.is_file():
+        names = {r["name"] for r in records}
+        records = records + [r for r in json.loads(PACKAGE_TABLE.read_text()) if r["name"] not in ENTRIES and r["name"] not in names]
     order = list(ENTRIES)
     records = sorted(records, key=lambda r: order.index(r["name"]) if r["name"] in order else len(order))
     PACKAGE_TABLE.write_text(json.dumps(records, indent=2) + "\n")

@@ -11,3 +11,7 @@ __all__ = ["CheckpointOnInterrupt", "DGflow", "Evaluation", "SampleGrid", "Sampl
 from .historical_averaging import HistoricalAveraging  # noqa: E402
 
 __all__ += ["HistoricalAveraging"]
+
+from .toy_modes import ToyModes  # noqa: E402
+
+__all__ += ["ToyModes"]

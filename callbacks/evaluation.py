@@ -39,6 +39,8 @@ from zoo.metrics import (
     compute_metrics,
     extract_features,
     load_feature_network,
+    metric_key,
+    mode_metrics,
 )
 from zoo.metrics.evaluate import NEEDS_REAL, check_metric_names
 from zoo.naming import dataset_name
@@ -67,6 +69,10 @@ class Evaluation(L.Callback):
         kid_subset_size: KID's subset size; at most the number of real and of generated samples.
         seed: seed of the generated samples (noise row ``i`` is sample ``i``) and of IS/KID draws.
         cache_dir: directory of cached real features (default ``$GAN_ZOO_CACHE`` or ``~/.cache/gan-zoo``).
+        modes: also log ``modes`` (classes the network predicts for at least one sample) and
+            ``mode_kl`` (KL between the samples' predicted-class histogram and the real split's),
+            :func:`zoo.metrics.mode_metrics`; with ``network: stacked:<MNIST classifier>`` these
+            are Stacked MNIST's 1,000-mode numbers.
     """
 
     def __init__(
@@ -85,6 +91,7 @@ class Evaluation(L.Callback):
         kid_subset_size: int = 1000,
         seed: int = 0,
         cache_dir: Optional[str] = None,
+        modes: bool = False,
     ) -> None:
         super().__init__()
         self.metrics = check_metric_names(metrics)
@@ -98,6 +105,7 @@ class Evaluation(L.Callback):
         self.num_real = num_real
         self.settings = MetricSettings(is_splits=is_splits, kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, seed=seed)
         self.cache = RealFeatureCache(cache_dir)
+        self.modes = modes
         self._check_arguments()
         self.network: Optional[FeatureNetwork] = None
         self._real: Dict[RealKey, FeatureSet] = {}
@@ -162,9 +170,9 @@ class Evaluation(L.Callback):
             self.setup(trainer, pl_module, stage)
         start = time.perf_counter()
         network = self.network.to(pl_module.device)
-        real = self.real_features(trainer, pl_module) if any(m in NEEDS_REAL for m in self.metrics) else None
+        real = self.real_features(trainer, pl_module) if self._needs_real(trainer) else None
         fake = self.fake_features(trainer, pl_module, num_samples)
-        results = compute_metrics(self.metrics, network.name, fake, real, self.settings)
+        results = {**compute_metrics(self.metrics, network.name, fake, real, self.settings), **self._mode_metrics(network, fake, real)}
         self.reports[stage] = {
             "network": network.name,
             "network_sha256": network.fingerprint,
@@ -190,9 +198,9 @@ class Evaluation(L.Callback):
         if self.network is None:
             self.setup(trainer, pl_module, "test")
         network = self.network.to(pl_module.device)
-        real = self.real_features(trainer, pl_module) if any(m in NEEDS_REAL for m in self.metrics) else None
+        real = self.real_features(trainer, pl_module) if self._needs_real(trainer) else None
         fake = extract_features(network, images, device=pl_module.device)
-        return compute_metrics(self.metrics, network.name, fake, real, self.settings)
+        return {**compute_metrics(self.metrics, network.name, fake, real, self.settings), **self._mode_metrics(network, fake, real)}
 
     def fake_features(self, trainer: L.Trainer, pl_module: L.LightningModule, num_samples: int) -> FeatureSet:
         """Features of generated samples ``0 .. num_samples-1``, this rank's share generated here, gathered in order."""
@@ -242,6 +250,15 @@ class Evaluation(L.Callback):
         return real
 
     # ------------------------------------------------------------------ helpers
+    def _needs_real(self, trainer: L.Trainer) -> bool:
+        # Mode KL compares with the real split's histogram when a datamodule gives one (else uniform).
+        return any(m in NEEDS_REAL for m in self.metrics) or (self.modes and trainer.datamodule is not None)
+
+    def _mode_metrics(self, network: FeatureNetwork, fake: FeatureSet, real: Optional[FeatureSet]) -> Dict[str, float]:
+        if not self.modes:
+            return {}
+        return {metric_key(name, network.name): value for name, value in mode_metrics(fake.probs, real.probs if real is not None else None).items()}
+
     def _real_key(self, datamodule: Any) -> RealKey:
         hparams = dict(getattr(datamodule, "hparams", {}) or {})
         settings = {k: v for k, v in hparams.items() if k not in LOADER_SETTINGS}

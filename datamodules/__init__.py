@@ -7,8 +7,10 @@ available right after construction so the CLI can link them into the model.
 from .base import ZooDataModule
 from .cifar10 import CIFAR10DataModule
 from .embedded_mnist import EmbeddedMNISTDataModule
+from .fashion_mnist import FashionMNISTDataModule
 from .mnist import MNISTDataModule
 from .sketches import SketchesDataModule
+from .stacked_mnist import StackedMNISTDataModule
 from .stl10 import STL10DataModule
 from .toy import ToyDataModule
 from .image_folder import ImageFolderDataModule
@@ -16,6 +18,8 @@ from .image_folder import ImageFolderDataModule
 __all__ = [
     "ZooDataModule",
     "MNISTDataModule",
+    "FashionMNISTDataModule",
+    "StackedMNISTDataModule",
     "CIFAR10DataModule",
     "STL10DataModule",
     "SketchesDataModule",

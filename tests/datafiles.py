@@ -6,6 +6,7 @@ int labels, and returns the directory (and, where torchvision checks them, the m
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import pickle
@@ -133,3 +134,22 @@ def write_quickdraw(root: str, bitmaps: dict[str, np.ndarray]) -> str:
     for category, array in bitmaps.items():
         np.save(os.path.join(root, f"{category}.npy"), np.ascontiguousarray(array, dtype=np.uint8))
     return root
+
+
+# ----- Fashion-MNIST: the MNIST IDX format, as torchvision's raw folder or the original .gz files --
+
+
+def write_fashion_mnist(
+    folder: str, train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray], compressed: bool
+) -> str:
+    """Write (images (N, 1, 28, 28), labels) pairs as IDX files in ``folder`` (``.gz`` if ``compressed``)."""
+    os.makedirs(folder, exist_ok=True)
+    for prefix, (images, labels) in (("train", train), ("t10k", test)):
+        for name, array in ((f"{prefix}-images-idx3-ubyte", images[:, 0]), (f"{prefix}-labels-idx1-ubyte", np.asarray(labels, dtype=np.uint8))):
+            path = os.path.join(folder, name)
+            _write_idx(path, array)
+            if compressed:
+                with open(path, "rb") as plain, gzip.open(path + ".gz", "wb") as packed:
+                    packed.write(plain.read())
+                os.remove(path)
+    return folder

@@ -5,7 +5,9 @@ Layers, each usable alone:
 * :mod:`zoo.metrics.scores`: pure functions of features / class probabilities;
 * :mod:`zoo.metrics.networks`: feature networks (InceptionV3 from a local file, a zoo classifier);
 * :mod:`zoo.metrics.evaluate`: extraction and named results (``fid(classifier:embedded_mnist)``);
-* :mod:`zoo.metrics.cache`: real-data features cached on disk by (data set, split, network).
+* :mod:`zoo.metrics.cache`: real-data features cached on disk by (data set, split, network);
+* :mod:`zoo.metrics.modes`: modes covered, mode KL and the 2-D toys' mode quality;
+* :mod:`zoo.metrics.stacked`: a digit classifier read per channel (Stacked MNIST's 1,000 modes).
 
     from zoo.metrics import ClassifierNetwork, extract_features, compute_metrics
     network = ClassifierNetwork.from_checkpoint("classifier.ckpt", num_classes=10)
@@ -24,6 +26,7 @@ from zoo.metrics.evaluate import (
     metric_key,
     parse_metric_key,
 )
+from zoo.metrics.stacked import ChannelwiseNetwork, joint_channel_log_probs
 from zoo.metrics.networks import (
     ClassifierNetwork,
     FeatureNetwork,
@@ -31,6 +34,14 @@ from zoo.metrics.networks import (
     check_image_range,
     default_inception_path,
     load_feature_network,
+)
+from zoo.metrics.modes import (
+    class_histogram,
+    curve_quality,
+    mode_kl,
+    mode_metrics,
+    modes_covered,
+    nearest_mode_quality,
 )
 from zoo.metrics.scores import (
     frechet_distance,
@@ -42,6 +53,14 @@ from zoo.metrics.scores import (
 )
 
 __all__ = [
+    "ChannelwiseNetwork",
+    "class_histogram",
+    "curve_quality",
+    "joint_channel_log_probs",
+    "mode_kl",
+    "mode_metrics",
+    "modes_covered",
+    "nearest_mode_quality",
     "METRICS",
     "ClassifierNetwork",
     "FeatureNetwork",

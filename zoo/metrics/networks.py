@@ -6,8 +6,11 @@ Two kinds, chosen by name (:func:`load_feature_network`):
   network its FID/IS/KID use by default), read from a local file: the path given, or the
   standard torch hub cache where torchmetrics would download it. Offline, a missing file is
   one line naming the file to place there. 2048 pool features, 1008 logits.
-* a path to a ``zoo.Classifier`` checkpoint (``zoo fit --model Classifier``): its penultimate
-  features and its class probabilities; the usual choice for MNIST, sketches and the toys.
+* a path to a ``zoo.Classifier`` checkpoint (``zoo fit --model Classifier``), or the name of a
+  registered one (``classifier-mnist``): its penultimate features and its class probabilities;
+  the usual choice for MNIST, sketches and the toys.
+* ``stacked:<classifier>``: that classifier on each colour channel (Stacked MNIST, 1,000 modes;
+  :mod:`zoo.metrics.stacked`).
 
 Every network has a :attr:`FeatureNetwork.name` that goes into each reported number
 (``fid(classifier:embedded_mnist)``) and a :attr:`FeatureNetwork.fingerprint` (hash of its
@@ -206,6 +209,29 @@ def load_feature_network(
     """
     if network in ("inception", "inception_v3"):
         return InceptionNetwork(inception_weights)
+    if network.startswith("stacked:"):
+        return _channelwise(network[len("stacked:"):], num_classes)
+    if not network.endswith(".ckpt") and not Path(network).is_file():
+        from zoo.hub import fetch, list_pretrained
+
+        if network in list_pretrained():  # a registered classifier, e.g. "classifier-mnist"
+            return ClassifierNetwork.from_checkpoint(str(fetch(network)), num_classes=num_classes, img_shape=img_shape)
     if network.endswith(".ckpt") or Path(network).is_file():
         return ClassifierNetwork.from_checkpoint(network, num_classes=num_classes, img_shape=img_shape)
-    raise ZooError(f"unknown feature network {network!r}; use 'inception' or the path of a zoo Classifier checkpoint (.ckpt)")
+    raise ZooError(
+        f"unknown feature network {network!r}; use 'inception', the path of a zoo Classifier checkpoint (.ckpt), "
+        "a registered classifier name (zoo.list_pretrained()), or stacked:<one of those> for Stacked MNIST"
+    )
+
+
+def _channelwise(spec: str, num_classes: Optional[int]) -> FeatureNetwork:
+    """``stacked:<classifier>``: a one-channel classifier read on every channel (Stacked MNIST's mode detector)."""
+    from zoo.metrics.stacked import ChannelwiseNetwork
+
+    network = ChannelwiseNetwork(load_feature_network(spec))
+    if num_classes is not None and network.num_classes != num_classes:
+        raise ZooError(
+            f"stacked:{spec} tells {network.num_classes} modes apart but the data have {num_classes} classes; "
+            "use stacked:<classifier> only with Stacked MNIST (1,000 classes)"
+        )
+    return network
