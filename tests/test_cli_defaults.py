@@ -66,6 +66,7 @@ ONE_OPTION_CHANGED = [
     ("wgan/embedded_mnist.yaml", "critic_warmup", "true", True),
     ("wgan/embedded_mnist_gp.yaml", "gp_weight", "5.0", 5.0),
     ("wgan/toy_25gaussians_gp.yaml", "n_critic", "2", 2),
+    ("wgan/toy_25gaussians_short_gp.yaml", "gp_weight", "1.0", 1.0),
     ("tgan/embedded_mnist_tsgan.yaml", "pair_permutations", "2", 2),
     ("tgan/embedded_mnist_twgan.yaml", "spectral_norm", "false", False),
     ("cgan/embedded_mnist.yaml", "loss", "hinge", "hinge"),
