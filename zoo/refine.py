@@ -43,6 +43,34 @@ VELOCITY_FACTORS: Dict[str, Callable[[Tensor], Tensor]] = {
 }
 
 
+@dataclass(frozen=True)
+class RefineOptions:
+    """The refinement settings and their defaults, one source for :func:`refine` and
+    :class:`zoo.callbacks.DGflow` (SPEC: DGflow's eta 0.1, gamma 0.01, 25 steps, KL).
+
+    ``chunk_size`` is how many latents are refined at once. Results depend only on each chunk's
+    rows, never on the rest of the batch, so refining in fixed-size chunks of consecutive sample
+    indices gives the same numbers in one process or several.
+    """
+
+    method: str = "dgflow"
+    divergence: str = "kl"
+    eta: float = 0.1
+    gamma: float = 0.01
+    steps: int = 25
+    chunk_size: int = 256
+
+    def check(self) -> "RefineOptions":
+        """One-line errors for options :func:`refine` cannot run with; returns ``self``."""
+        check_options(self.method, self.divergence, self.steps, self.eta, self.gamma)
+        if self.chunk_size < 1:
+            raise ZooError(f"chunk_size must be >= 1, got {self.chunk_size}")
+        return self
+
+
+DEFAULTS = RefineOptions()
+
+
 @dataclass
 class Refinement:
     """Result of :func:`refine`: final latents and the latents at each requested snapshot step."""
@@ -104,11 +132,11 @@ def refine(
     module,
     z0: Tensor,
     *,
-    method: str = "dgflow",
-    divergence: str = "kl",
-    eta: float = 0.1,
-    gamma: float = 0.01,
-    steps: int = 25,
+    method: str = DEFAULTS.method,
+    divergence: str = DEFAULTS.divergence,
+    eta: float = DEFAULTS.eta,
+    gamma: float = DEFAULTS.gamma,
+    steps: int = DEFAULTS.steps,
     labels: Optional[Tensor] = None,
     snapshot_steps: Iterable[int] = (),
     noise_seeds: Optional[Tensor] = None,
