@@ -32,9 +32,10 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import _WeightNorm
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 
 from zoo.checkpoint import CHECKPOINT_KEY, read_checkpoint
+from zoo.ema import ema_with_warmup
 from zoo.errors import NonFiniteLossError, ZooError
 from zoo.latent import LatentPrior, LatentSpec, build_latent
 from zoo.nets import NetSpec, build_discriminator, build_generator
@@ -109,7 +110,8 @@ class GANModule(L.LightningModule):
         lr_schedule: ``None`` for constant rates, or ``linear_decay`` (linear decay to zero, per epoch).
         lr_decay_start: fraction of ``max_epochs`` after which ``linear_decay`` starts (Improved GAN: 2/3).
         ema_decay: if set, keep an exponential moving average of the generator's weights
-            (and buffers) with this decay; :meth:`sample` then uses it.
+            (and buffers) with this decay, warmed up over the first updates (:mod:`zoo.ema`);
+            :meth:`sample` then uses it.
         num_sample_images: size of the fixed sample noise used for sample grids.
         sample_seed: seed of the fixed sample noise.
     """
@@ -152,7 +154,7 @@ class GANModule(L.LightningModule):
         self.discriminator = self.build_discriminator()
         self.generator_ema: Optional[AveragedModel] = None
         if ema_decay is not None:
-            self.generator_ema = AveragedModel(self.generator, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
+            self.generator_ema = AveragedModel(self.generator, multi_avg_fn=ema_with_warmup(ema_decay), use_buffers=True)
             self.generator_ema.requires_grad_(False)
 
         fixed = torch.Generator().manual_seed(sample_seed)
