@@ -17,6 +17,8 @@ NUM_CLASSES = 3
 class LabelPainter(zoo.GAN):
     """A stand-in conditional model: every pixel of a sample is its label's grey level."""
 
+    conditional = True
+
     def fixed_labels(self) -> Optional[Tensor]:
         return torch.arange(len(self.fixed_noise)) % NUM_CLASSES
 
