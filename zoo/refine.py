@@ -20,7 +20,11 @@ The generator and discriminator run in eval mode (batch norm uses running statis
 sample's refinement does not depend on the rest of its batch; the official DGflow code keeps
 them in train mode), gradients are taken with respect to ``z`` only, and no gradient is left
 in module parameters. Given per-sample ``noise_seeds``, each sample's Langevin noise is its own,
-so results do not depend on the batch size or the number of devices.
+so a sample's refinement does not depend on the rest of its batch, up to floating-point rounding
+(a matrix product of another batch size may round differently). Refining in the same chunks
+(:attr:`RefineOptions.chunk_size`; ``zoo predict`` hands whole aligned chunks to every process)
+gives identical numbers on one process or several, on the same hardware and thread count. DOT's
+``k_eff``, when estimated, comes from the whole batch passed in.
 """
 
 from __future__ import annotations
@@ -157,7 +161,7 @@ def refine(
         snapshot_steps: steps whose latents are kept (0 is the start).
         noise_seeds: one seed per sample for its Langevin noise (batch-size independent).
         k_eff: DOT's Lipschitz constant (estimated on ``z0`` when ``None``).
-        batch_size: refine in chunks of this size (results are identical).
+        batch_size: refine in chunks of this size (results agree with one chunk up to float rounding).
     """
     check_options(method, divergence, steps, eta, gamma)
     if getattr(module, "discriminator", None) is None:
