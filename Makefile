@@ -1,4 +1,5 @@
-# GAN Zoo: `make demo` trains Improved GAN semi-supervised on the embedded digits (100 labels) and prints its test error, `make test` runs the test suite.
+# GAN Zoo: `make demo` trains Improved GAN semi-supervised on the embedded digits (100 labels), prints its test error and
+# writes a grid of its samples, `make test` runs the test suite.
 # Each target creates .venv when it is missing and installs the package with the extras it needs.
 
 PYTHON ?= python3
@@ -22,9 +23,12 @@ $(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP) -e '.[dev]'
 	touch $@ $(VENV)/.installed-digits
 
+DEMO_GRID := runs/improved_gan/embedded_mnist_ssl/samples/last.png
+
 demo: $(VENV)/.installed-digits
 	$(BIN)/zoo fit --config configs/improved_gan/embedded_mnist_ssl.yaml
 	$(BIN)/zoo test --config configs/improved_gan/embedded_mnist_ssl.yaml --ckpt_path runs/improved_gan/embedded_mnist_ssl/checkpoints/last.ckpt
+	@echo "demo: samples of the trained generator in $(DEMO_GRID)"
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q

@@ -46,7 +46,7 @@ import zoo  # noqa: E402
 from zoo.callbacks.sample_grid import SampleGrid, samples_to_grid  # noqa: E402
 from common import RESULTS, IterationTimer, save  # noqa: E402
 from zoo.datamodules import EmbeddedMNISTDataModule  # noqa: E402
-from zoo.metrics import ClassifierNetwork, compute_metrics, extract_features  # noqa: E402
+from zoo.metrics import ClassifierNetwork, compute_metrics, extract_features, requested_class_accuracy  # noqa: E402
 
 COMMON: Dict[str, Any] = dict(latent_dim=64, g_width=32, d_width=32, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), num_sample_images=100)
 CGAN: Dict[str, Any] = {**COMMON, "lr_g": 2e-3, "lr_d": 2e-3}
@@ -110,8 +110,8 @@ def evaluate(model: zoo.GANModule, method: Method, network: ClassifierNetwork) -
     if method.evaluation == "accuracy":
         labels = torch.arange(NUM_SAMPLES) % model.num_classes
         samples = model.sample(NUM_SAMPLES, seed=1234, labels=labels)
-        predicted = extract_features(network, samples.split(250)).probs.argmax(dim=1)
-        return {"requested_class_accuracy": float((predicted == labels).float().mean())}
+        probs = extract_features(network, samples.split(250)).probs
+        return {"requested_class_accuracy": float(requested_class_accuracy(probs, labels))}
     samples = model.sample(NUM_SAMPLES, seed=1234)
     fake = extract_features(network, samples.split(250))
     scores = compute_metrics(["mis", "mis_all_pairs"], network.name, fake)

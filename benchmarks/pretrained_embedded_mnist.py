@@ -61,11 +61,9 @@ def sample_metrics(model: zoo.GANModule, network: ClassifierNetwork) -> Dict[str
     real = extract_features(network, (batch[0] for batch in data.test_dataloader()))
     labels = torch.arange(NUM_SAMPLES) % 10 if model.conditional else None
     samples = model.sample(NUM_SAMPLES, seed=SAMPLE_SEED, labels=labels)
-    fake = extract_features(network, samples.split(500))
-    metrics = compute_metrics(("is", "fid", "mis"), network.name, fake, real, SETTINGS)
-    if labels is not None:
-        metrics[f"requested_class_accuracy({network.name})"] = float((fake.probs.argmax(1) == labels).float().mean())
-    return metrics
+    fake = extract_features(network, samples.split(500), labels=labels)
+    chosen = ("is", "fid", "mis") + (("requested_class_accuracy",) if labels is not None else ())
+    return compute_metrics(chosen, network.name, fake, real, SETTINGS)
 
 
 # name -> (config, module class, description, measure(model, network) -> metrics, protocol)

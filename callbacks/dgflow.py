@@ -9,8 +9,7 @@ import torch
 
 from .evaluation import Evaluation
 from zoo.base import sample_index_seed
-from zoo.errors import ZooError
-from zoo.refine import check_options, refine
+from zoo.refine import DEFAULTS, RefineOptions, refine
 
 
 class DGflow(L.Callback):
@@ -18,20 +17,24 @@ class DGflow(L.Callback):
 
     * ``zoo predict``: every predicted batch (sample indices, see ``--data.predict_size``) gains
       ``z`` (refined latents) and ``refined`` (refined samples), which :class:`zoo.callbacks.SampleWriter`
-      saves next to the unrefined ones. Sample ``i``'s Langevin noise is seeded by
-      ``(noise_seed, i)``, so refined sample ``i`` is the same on one device or several.
-    * ``zoo test``: refines ``num_test_samples`` samples and, at each snapshot step on the same
+      saves next to the unrefined ones. Sample ``i``'s latent is the module's sample ``i``
+      (:meth:`zoo.GANModule.noise_for_indices`) and its Langevin noise is seeded by
+      ``(noise_seed, i)``; the predict loader serves fixed chunks of consecutive indices, so every
+      chunk is refined by the same operations on the same rows with one process or several.
+    * ``zoo test``: refines the module's samples ``0 .. num_test_samples-1`` (the samples the
+      :class:`zoo.callbacks.Evaluation` callback measures) and, at each snapshot step on the same
       starting latents, logs the mean discriminator logit (``test/refine@<step>/realness``) and,
-      when the trainer also has a :class:`zoo.callbacks.Evaluation` callback, that callback's metrics
-      of the refined samples on its network (``test/refine@<step>/fid(<network>)``; step 0 is the
-      unrefined start). The same numbers go to the ``reports`` entry of ``zoo test``'s JSON file.
+      when the trainer also has an ``Evaluation`` callback, its metrics of the refined samples
+      (``test/refine@<step>/fid(<network>)``; step 0 is the unrefined start, equal to
+      ``test/fid(<network>)`` when both use the same number of samples). The same numbers go
+      to the ``reports`` entry of ``zoo test``'s JSON file.
 
-    Args:
+    Args (defaults from :data:`zoo.refine.DEFAULTS`, shared with :func:`zoo.refine.refine`):
         method: ``dgflow``, ``ddls`` or ``dot``.
         divergence: DGflow's f-divergence: ``kl``, ``js`` or ``logd``.
-        eta: step size (SPEC default 0.1).
-        gamma: diffusion coefficient (SPEC default 0.01).
-        steps: number of refinement steps (SPEC default 25).
+        eta: step size.
+        gamma: diffusion coefficient.
+        steps: number of refinement steps.
         snapshot_steps: steps at which test metrics are reported (0 is the unrefined start).
         noise_seed: seed of the per-sample Langevin noise.
         num_test_samples: samples refined during ``zoo test``.
@@ -41,19 +44,19 @@ class DGflow(L.Callback):
 
     def __init__(
         self,
-        method: str = "dgflow",
-        divergence: str = "kl",
-        eta: float = 0.1,
-        gamma: float = 0.01,
-        steps: int = 25,
+        method: str = DEFAULTS.method,
+        divergence: str = DEFAULTS.divergence,
+        eta: float = DEFAULTS.eta,
+        gamma: float = DEFAULTS.gamma,
+        steps: int = DEFAULTS.steps,
         snapshot_steps: Optional[List[int]] = None,
         noise_seed: int = 1,
         num_test_samples: int = 1000,
-        batch_size: int = 256,
+        batch_size: int = DEFAULTS.chunk_size,
         use_ema: bool = False,
     ) -> None:
         super().__init__()
-        check_options(method, divergence, steps, eta, gamma)
+        self.refine_options = RefineOptions(method=method, divergence=divergence, eta=eta, gamma=gamma, steps=steps, chunk_size=batch_size).check()
         self.options = dict(method=method, divergence=divergence, eta=eta, gamma=gamma, steps=steps)
         self.snapshot_steps = sorted(set(snapshot_steps if snapshot_steps is not None else range(0, steps + 1, 5)) | {0, steps})
         self.noise_seed = noise_seed
@@ -65,13 +68,8 @@ class DGflow(L.Callback):
 
     def setup(self, trainer: L.Trainer, pl_module, stage: str) -> None:
         evaluation = self._evaluation(trainer)
-        if stage == "test" and evaluation is not None and "kid" in evaluation.metrics:
-            size = evaluation.settings.kid_subset_size
-            if self.num_test_samples < size:
-                raise ZooError(
-                    f"DGflow refines num_test_samples={self.num_test_samples} samples, fewer than the Evaluation callback's "
-                    f"kid_subset_size={size}; raise num_test_samples or lower kid_subset_size"
-                )
+        if stage == "test" and evaluation is not None:
+            evaluation.check_sample_count(self.num_test_samples, "DGflow's num_test_samples")
 
     @staticmethod
     def _evaluation(trainer: L.Trainer) -> Optional[Evaluation]:
@@ -94,6 +92,8 @@ class DGflow(L.Callback):
         labels = pl_module.labels_for_indices(indices)
         result = self.refine_indices(pl_module, pl_module.noise_for_indices(indices), indices, labels)
         evaluation = self._evaluation(trainer)
+        if evaluation is not None and not evaluation.enabled:
+            evaluation = None
         steps: Dict[int, Dict[str, float]] = {}
         for step, z in sorted(result.snapshots.items()):
             with torch.no_grad():
@@ -101,14 +101,14 @@ class DGflow(L.Callback):
                 realness = torch.cat([pl_module.realness(x, None if labels is None else labels[index]) for x, (_, index) in zip(images, _chunks(z, self.batch_size))])
             numbers = {"realness": float(realness.mean())}
             if evaluation is not None:
-                numbers.update(evaluation.evaluate_images(trainer, pl_module, images))
+                numbers.update(evaluation.evaluate_images(trainer, pl_module, images, labels=labels))
             steps[step] = numbers
             for key, value in numbers.items():
                 # Every rank refines the same indices, so the mean across ranks changes nothing.
                 pl_module.log(f"test/refine@{step}/{key}", value, sync_dist=True)
         self.reports["test"] = {"num_samples": self.num_test_samples, "noise_seed": self.noise_seed, **self.options, "steps": steps}
         if evaluation is not None:
-            self.reports["test"]["network"] = evaluation.network.name
+            self.reports["test"]["network"] = evaluation.network_name
 
 
 def _chunks(z: torch.Tensor, size: int):

@@ -1,63 +1,74 @@
-"""The Evaluation callback: IS, FID, KID and m-IS of a GAN during training and at test time.
+"""The Evaluation callback: IS, FID, KID, m-IS and requested-class accuracy of a GAN during training and at test time.
 
 Every ``every_n_epochs`` training epochs it generates ``num_samples`` samples, and at the end of
 ``trainer.test`` ``test_num_samples``, runs the feature network over them and logs
 ``val/<metric>(<network>)`` (``test/...`` when testing), e.g. ``val/fid(classifier:embedded_mnist)``,
 so ``ModelCheckpoint(monitor=...)`` and ``EarlyStopping`` can watch it.
 
-* Real-data features are computed once per (data set, split, network) and cached on disk
-  (:class:`zoo.metrics.RealFeatureCache`); a network with other weights gets new features.
+* Sample ``i`` is the module's sample ``i`` (:meth:`zoo.GANModule.noise_for_indices` and
+  ``labels_for_indices``): the same noise and class as sample ``i`` of ``zoo predict`` and of
+  :class:`zoo.callbacks.DGflow`, so ``test/fid`` and ``test/refine@0/fid`` measure the same samples.
+* Real images come from the datamodule's public :meth:`~zoo.datamodules.ZooDataModule.real_dataset`;
+  their features are cached on disk (:class:`zoo.metrics.RealFeatureCache`) under the datamodule's
+  :meth:`~zoo.datamodules.ZooDataModule.cache_identity` (which names the exact images: folder,
+  split, subset, size, flips, a hash of the pixels) and the network's weights.
 * The feature network lives in the callback, never in the LightningModule: checkpoints stay
   free of it (InceptionV3 alone is about 91 MB).
-* Distributed runs: sample ``i`` comes from noise row ``i`` of one seeded draw, whatever the
-  number of processes; each rank generates and featurises a contiguous share of the indices, the
+* Distributed runs: each rank generates and featurises a contiguous share of the indices, the
   shares are gathered in index order, and every rank computes the same numbers, equal to a
-  single-process run on the same samples.
-* Conditional models (``fixed_labels()`` is not None) are evaluated on balanced labels
-  ``i mod num_classes``.
+  single-process run.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import Any, Dict, Iterable, List, Literal, Optional, Sequence
 
 import lightning as L
 import torch
-from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor
-from torch.utils.data import default_collate
 
 from zoo.errors import ZooError
 from zoo.metrics import (
+    DEFAULT_METRICS,
     FeatureNetwork,
     FeatureSet,
     MetricSettings,
     RealFeatureCache,
     RealKey,
+    classifier_for,
     compute_metrics,
+    default_inception_path,
     extract_features,
     load_feature_network,
     metric_key,
     mode_metrics,
 )
-from zoo.metrics.evaluate import NEEDS_REAL, check_metric_names
+from zoo.metrics.evaluate import NEEDS_LABELS, NEEDS_REAL, check_metric_names
 from zoo.naming import dataset_name
 
-#: Datamodule settings that change how data are served, not which data: left out of the cache key.
-LOADER_SETTINGS = ("batch_size", "num_workers", "download", "data_dir", "labeled_batch_size", "num_labels")
+_DEFAULTS = MetricSettings()
 
 
 class Evaluation(L.Callback):
     """Compute the chosen metrics of a GAN's samples on a chosen feature network.
 
     Args:
-        network: ``"inception"`` (InceptionV3 from ``inception_weights`` or the torch hub cache)
-            or the path of a ``zoo.Classifier`` checkpoint.
+        network: ``"auto"`` (the shipped classifier for the data, :data:`zoo.metrics.SHIPPED_CLASSIFIERS`;
+            else InceptionV3 when its weights file is on disk; else metrics are off, with a note),
+            ``"inception"`` (InceptionV3 from ``inception_weights`` or the torch hub cache), the
+            registered name of a classifier (``classifier-embedded-mnist``) or the path of a
+            ``zoo.Classifier`` checkpoint.
         inception_weights: path of the Inception weights file (for ``network: inception``).
+        allow_more_classes: accept a classifier trained on more classes than the data have (its
+            features still serve FID/KID).
         metrics: any of ``is``, ``fid``, ``kid``, ``mis`` (DeLiGAN's m-IS per predicted class, as
-            in the official code) and ``mis_all_pairs`` (m-IS over all pairs of samples).
+            in the official code), ``mis_all_pairs`` (m-IS over all pairs of samples) and
+            ``requested_class_accuracy`` (conditional models: share of samples classified as
+            the class they were generated for).
         every_n_epochs: evaluate after every n-th training epoch.
         num_samples: generated samples per evaluation during training.
         test_num_samples: generated samples at test time (default ``num_samples``).
@@ -67,7 +78,8 @@ class Evaluation(L.Callback):
         is_splits: Inception-score splits (the paper's protocol: 10 splits of 5,000).
         kid_subsets: KID's number of random subsets.
         kid_subset_size: KID's subset size; at most the number of real and of generated samples.
-        seed: seed of the generated samples (noise row ``i`` is sample ``i``) and of IS/KID draws.
+        seed: seed of the IS/KID random draws and of the ``num_real`` subset (the samples
+            themselves are the module's samples ``0 .. n-1``, seeded by its ``sample_seed``).
         cache_dir: directory of cached real features (default ``$GAN_ZOO_CACHE`` or ``~/.cache/gan-zoo``).
         modes: also log ``modes`` (classes the network predicts for at least one sample) and
             ``mode_kl`` (KL between the samples' predicted-class histogram and the real split's),
@@ -77,19 +89,20 @@ class Evaluation(L.Callback):
 
     def __init__(
         self,
-        network: str = "inception",
+        network: str = "auto",
         inception_weights: Optional[str] = None,
-        metrics: Sequence[str] = ("is", "fid", "kid", "mis"),
+        allow_more_classes: bool = False,
+        metrics: Sequence[str] = DEFAULT_METRICS,
         every_n_epochs: int = 1,
         num_samples: int = 10_000,
         test_num_samples: Optional[int] = None,
         batch_size: int = 500,
         real_split: Literal["train", "val", "test"] = "train",
         num_real: Optional[int] = None,
-        is_splits: int = 10,
-        kid_subsets: int = 100,
-        kid_subset_size: int = 1000,
-        seed: int = 0,
+        is_splits: int = _DEFAULTS.is_splits,
+        kid_subsets: int = _DEFAULTS.kid_subsets,
+        kid_subset_size: int = _DEFAULTS.kid_subset_size,
+        seed: int = _DEFAULTS.seed,
         cache_dir: Optional[str] = None,
         modes: bool = False,
     ) -> None:
@@ -97,6 +110,7 @@ class Evaluation(L.Callback):
         self.metrics = check_metric_names(metrics)
         self.network_spec = network
         self.inception_weights = inception_weights
+        self.allow_more_classes = allow_more_classes
         self.every_n_epochs = every_n_epochs
         self.num_samples = num_samples
         self.test_num_samples = test_num_samples or num_samples
@@ -108,6 +122,8 @@ class Evaluation(L.Callback):
         self.modes = modes
         self._check_arguments()
         self.network: Optional[FeatureNetwork] = None
+        #: False when ``network: auto`` found no feature network for the data (metrics are off).
+        self.enabled = True
         self._real: Dict[RealKey, FeatureSet] = {}
         #: what the last evaluation of each stage found (``val``/``test``): the numbers and how they were made.
         self.reports: Dict[str, Dict[str, Any]] = {}
@@ -121,41 +137,73 @@ class Evaluation(L.Callback):
         ]
         for count, what in ((self.num_samples, "num_samples"), (self.test_num_samples, "test_num_samples")):
             checks.append((count >= 2, f"{what} must be >= 2, got {count}"))
-            if "is" in self.metrics:
-                checks.append((count >= self.settings.is_splits, f"{what}={count} is fewer than is_splits={self.settings.is_splits}; lower is_splits or raise {what}"))
-            if "kid" in self.metrics:
-                checks.append(
-                    (
-                        count >= self.settings.kid_subset_size,
-                        f"{what}={count} is fewer than KID's kid_subset_size={self.settings.kid_subset_size}; lower kid_subset_size or raise {what}",
-                    )
-                )
         if "kid" in self.metrics and self.num_real is not None:
             checks.append((self.num_real >= self.settings.kid_subset_size, f"num_real={self.num_real} is fewer than KID's kid_subset_size={self.settings.kid_subset_size}; lower kid_subset_size"))
         for ok, message in checks:
             if not ok:
                 raise ZooError(message)
+        for count, what in ((self.num_samples, "num_samples"), (self.test_num_samples, "test_num_samples")):
+            self.check_sample_count(count, what)
+
+    def check_sample_count(self, count: int, what: str = "num_samples") -> None:
+        """One line when ``count`` samples are too few for the chosen metrics (IS splits, KID subsets)."""
+        if "is" in self.metrics and count < self.settings.is_splits:
+            raise ZooError(f"{what}={count} is fewer than is_splits={self.settings.is_splits}; lower is_splits or raise {what}")
+        if "kid" in self.metrics and count < self.settings.kid_subset_size:
+            raise ZooError(f"{what}={count} is fewer than KID's kid_subset_size={self.settings.kid_subset_size}; lower kid_subset_size or raise {what}")
+
+    @property
+    def network_name(self) -> Optional[str]:
+        """The feature network's name in metric keys (``classifier:embedded_mnist``); ``None`` before setup."""
+        return self.network.name if self.network is not None else None
 
     # ------------------------------------------------------------------ Lightning hooks
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        if not (hasattr(pl_module, "sample_from_noise") and hasattr(pl_module, "latent")):
+        if not (hasattr(pl_module, "sample_from_noise") and hasattr(pl_module, "noise_for_indices")):
             raise ZooError(f"Evaluation measures generated samples, and {type(pl_module).__name__} is not a zoo GAN module; remove the callback")
         datamodule = trainer.datamodule
         if datamodule is None and any(m in NEEDS_REAL for m in self.metrics):
             raise ZooError("fid and kid compare with real data from a datamodule; pass a datamodule or choose metrics is, mis")
-        if self.network is None:
-            num_classes = getattr(datamodule, "num_classes", None) if datamodule is not None else pl_module.hparams.get("num_classes")
-            img_shape = getattr(datamodule, "img_shape", None) if datamodule is not None else pl_module.hparams.get("img_shape")
-            self.network = load_feature_network(
-                self.network_spec, self.inception_weights, num_classes=num_classes or None, img_shape=tuple(img_shape) if img_shape else None
+        if any(m in NEEDS_LABELS for m in self.metrics) and not getattr(pl_module, "conditional", False):
+            raise ZooError(f"requested_class_accuracy measures conditional models, and {type(pl_module).__name__} is unconditional; remove it from metrics")
+        if self.network is None and self.enabled:
+            self._load_network(datamodule, pl_module)
+
+    def _load_network(self, datamodule: Any, pl_module: L.LightningModule) -> None:
+        num_classes = getattr(datamodule, "num_classes", None) if datamodule is not None else pl_module.hparams.get("num_classes")
+        img_shape = getattr(datamodule, "img_shape", None) if datamodule is not None else pl_module.hparams.get("img_shape")
+        spec = self.resolve_network(datamodule, img_shape)
+        if spec is None:
+            self.enabled = False
+            rank_zero_warn(
+                f"Evaluation: no feature network for {dataset_name(datamodule) if datamodule is not None else 'these data'} "
+                f"(no shipped classifier, no Inception weights at {default_inception_path()}); metrics are off: "
+                "pass network: <classifier.ckpt> (zoo fit --model Classifier) or the Inception weights"
             )
+            return
+        self.network = load_feature_network(
+            spec, self.inception_weights, num_classes=num_classes or None, img_shape=tuple(img_shape) if img_shape else None, allow_more_classes=self.allow_more_classes
+        )
+
+    def resolve_network(self, datamodule: Any, img_shape: Optional[Sequence[int]] = None) -> Optional[str]:
+        """The network ``network: auto`` stands for: the shipped classifier for the data, else
+        ``inception`` for images when its weights are on disk, else ``None``; other choices as given."""
+        if self.network_spec != "auto":
+            return self.network_spec
+        shipped = classifier_for(datamodule) if datamodule is not None else None
+        if shipped is not None:
+            return shipped
+        images = img_shape is not None and len(img_shape) == 3 and img_shape[0] in (1, 3)
+        weights = self.inception_weights or default_inception_path()
+        return "inception" if images and os.path.isfile(str(weights)) else None
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if (trainer.current_epoch + 1) % self.every_n_epochs == 0:
+        if self.enabled and (trainer.current_epoch + 1) % self.every_n_epochs == 0:
             self._log(pl_module, "val", self.evaluate(trainer, pl_module, self.num_samples, stage="val"))
 
     def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._log(pl_module, "test", self.evaluate(trainer, pl_module, self.test_num_samples, stage="test"))
+        if self.enabled:
+            self._log(pl_module, "test", self.evaluate(trainer, pl_module, self.test_num_samples, stage="test"))
 
     def _log(self, pl_module: L.LightningModule, stage: str, results: Dict[str, float]) -> None:
         # Every rank holds the same numbers; the mean across ranks leaves them unchanged.
@@ -165,7 +213,7 @@ class Evaluation(L.Callback):
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()
     def evaluate(self, trainer: L.Trainer, pl_module: L.LightningModule, num_samples: int, stage: str = "val") -> Dict[str, float]:
-        """Generate ``num_samples`` samples and return the metrics, keyed ``metric(network)``."""
+        """Generate the module's samples ``0 .. num_samples-1`` and return the metrics, keyed ``metric(network)``."""
         if self.network is None:
             self.setup(trainer, pl_module, stage)
         start = time.perf_counter()
@@ -176,7 +224,9 @@ class Evaluation(L.Callback):
         self.reports[stage] = {
             "network": network.name,
             "network_sha256": network.fingerprint,
+            "generator": generator_used(pl_module),
             "num_samples": num_samples,
+            "sample_seed": int(pl_module.hparams.get("sample_seed", 0)),
             "seed": self.settings.seed,
             "real_split": self.real_split if real is not None else None,
             "num_real": len(real) if real is not None else None,
@@ -189,32 +239,33 @@ class Evaluation(L.Callback):
         return results
 
     @torch.no_grad()
-    def evaluate_images(self, trainer: L.Trainer, pl_module: L.LightningModule, images: Iterable[Tensor]) -> Dict[str, float]:
+    def evaluate_images(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, images: Iterable[Tensor], labels: Optional[Tensor] = None
+    ) -> Dict[str, float]:
         """The chosen metrics of given sample batches (e.g. refined samples), keyed ``metric(network)``.
 
-        Every rank passes the same images and gets the same numbers (no gathering), so callers
-        that produce identical samples on each rank, such as :class:`zoo.callbacks.DGflow`, stay in step.
+        ``labels`` are the classes the images were generated for (conditional models). Every rank
+        passes the same images and gets the same numbers (no gathering), so callers that produce
+        identical samples on each rank, such as :class:`zoo.callbacks.DGflow`, stay in step.
         """
         if self.network is None:
             self.setup(trainer, pl_module, "test")
         network = self.network.to(pl_module.device)
         real = self.real_features(trainer, pl_module) if self._needs_real(trainer) else None
-        fake = extract_features(network, images, device=pl_module.device)
+        fake = extract_features(network, images, device=pl_module.device, labels=labels)
         return {**compute_metrics(self.metrics, network.name, fake, real, self.settings), **self._mode_metrics(network, fake, real)}
 
     def fake_features(self, trainer: L.Trainer, pl_module: L.LightningModule, num_samples: int) -> FeatureSet:
-        """Features of generated samples ``0 .. num_samples-1``, this rank's share generated here, gathered in order."""
-        noise = pl_module.latent.noise(num_samples, generator=torch.Generator().manual_seed(self.settings.seed))
-        labels = None
-        if pl_module.fixed_labels() is not None:
-            labels = torch.arange(num_samples) % int(pl_module.hparams.num_classes)
+        """Features of the module's samples ``0 .. num_samples-1``, this rank's share generated here, gathered in order."""
         share = _share(num_samples, trainer.world_size, trainer.global_rank)
 
         def batches():
             for index in share.split(self.batch_size):
-                yield pl_module.sample_from_noise(noise[index], labels=None if labels is None else labels[index])
+                yield pl_module.sample_from_noise(pl_module.noise_for_indices(index), labels=pl_module.labels_for_indices(index))
 
-        return self._gathered(trainer, pl_module, batches(), num_samples)
+        features = self._gathered(trainer, pl_module, batches(), num_samples)
+        labels = pl_module.labels_for_indices(torch.arange(num_samples))
+        return FeatureSet(features.features, features.probs, None if labels is None else labels.cpu())
 
     def real_features(self, trainer: L.Trainer, pl_module: L.LightningModule) -> FeatureSet:
         """Features of the real split: from memory, from the disk cache, or computed (and cached by rank 0)."""
@@ -230,12 +281,8 @@ class Evaluation(L.Callback):
             if real is None:
                 raise ZooError(f"rank {trainer.global_rank} cannot read the cached real features in {self.cache.path(key)}; put cache_dir on a disk every process sees")
         if not found:
-            dataset = self._real_dataset(datamodule)
-            index = torch.arange(len(dataset))
-            if self.num_real is not None:
-                if self.num_real > len(index):
-                    raise ZooError(f"num_real={self.num_real} exceeds the {len(index)} examples of the {self.real_split} split; lower num_real")
-                index = torch.randperm(len(index), generator=torch.Generator().manual_seed(self.settings.seed))[: self.num_real].sort().values
+            dataset = datamodule.real_dataset(self.real_split)
+            index = self._real_indices(len(dataset))
             share = index[_share(len(index), trainer.world_size, trainer.global_rank)]
             batches = (_images(dataset, part) for part in share.split(self.batch_size))
             real = self._gathered(trainer, pl_module, batches, len(index))
@@ -259,30 +306,28 @@ class Evaluation(L.Callback):
             return {}
         return {metric_key(name, network.name): value for name, value in mode_metrics(fake.probs, real.probs if real is not None else None).items()}
 
+    def _real_indices(self, size: int) -> Tensor:
+        """Positions of the real examples used: all, or a seeded subset of ``num_real``."""
+        if self.num_real is None:
+            return torch.arange(size)
+        if self.num_real > size:
+            raise ZooError(f"num_real={self.num_real} exceeds the {size} examples of the {self.real_split} split; lower num_real")
+        return torch.randperm(size, generator=torch.Generator().manual_seed(self.settings.seed))[: self.num_real].sort().values
+
     def _real_key(self, datamodule: Any) -> RealKey:
-        hparams = dict(getattr(datamodule, "hparams", {}) or {})
-        settings = {k: v for k, v in hparams.items() if k not in LOADER_SETTINGS}
-        settings.update(num_real=self.num_real, subset_seed=self.settings.seed if self.num_real else None)
+        if not (hasattr(datamodule, "real_dataset") and hasattr(datamodule, "cache_identity")):
+            raise ZooError(
+                f"{type(datamodule).__name__} cannot hand over real images: fid and kid need a zoo.datamodules.ZooDataModule "
+                "(or a datamodule with real_dataset(split) and cache_identity(split)); choose metrics is, mis"
+            )
+        subset = {"num_real": self.num_real, "subset_seed": self.settings.seed if self.num_real else None}
         return RealKey(
             dataset=dataset_name(datamodule),
             split=self.real_split,
             network=self.network.name,
             fingerprint=self.network.fingerprint,
-            settings=json.dumps(settings, sort_keys=True, default=str),
+            settings=datamodule.cache_identity(self.real_split) + json.dumps(subset, sort_keys=True),
         )
-
-    def _real_dataset(self, datamodule: Any) -> Any:
-        attribute = f"{self.real_split}_set"
-        dataset = getattr(datamodule, attribute, None)
-        if dataset is None:
-            datamodule.setup("test" if self.real_split == "test" else "fit")
-            dataset = getattr(datamodule, attribute, None)
-        if dataset is None:
-            raise ZooError(
-                f"the datamodule has no {self.real_split} split to compare with (no {attribute}); "
-                f"choose real_split train or test{' or set data.val_size' if self.real_split == 'val' else ''}"
-            )
-        return dataset
 
     def _gathered(self, trainer: L.Trainer, pl_module: L.LightningModule, batches, total: int) -> FeatureSet:
         """Featurise this rank's batches and gather every rank's share, in index order."""
@@ -303,6 +348,11 @@ class Evaluation(L.Callback):
         return FeatureSet(*(_all_gather_rows(trainer, tensor, sizes) for tensor in (local.features, local.probs)))
 
 
+def generator_used(pl_module: Any) -> str:
+    """Which generator ``sample`` draws from: ``ema`` (the moving average of G's weights) or ``raw``."""
+    return "ema" if getattr(pl_module, "generator_ema", None) is not None else "raw"
+
+
 def _share(total: int, world: int, rank: int) -> Tensor:
     """Rank ``rank``'s contiguous share of ``0 .. total-1`` (``tensor_split`` sizes, larger shares first)."""
     return torch.arange(total).tensor_split(world)[rank]
@@ -318,8 +368,5 @@ def _all_gather_rows(trainer: L.Trainer, local: Tensor, sizes: List[int]) -> Ten
 
 def _images(dataset: Any, index: Tensor) -> Tensor:
     """Images of ``dataset[index]`` as one batch (zoo datasets serve whole batches with ``__getitems__``)."""
-    if hasattr(dataset, "__getitems__"):
-        batch = dataset.__getitems__(index.tolist())
-    else:
-        batch = default_collate([dataset[i] for i in index.tolist()])
+    batch = dataset.__getitems__(index.tolist())
     return batch[0] if isinstance(batch, (tuple, list)) else batch

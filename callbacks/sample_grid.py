@@ -43,7 +43,7 @@ class SampleGrid(L.Callback):
     Files: ``<dirpath>/epoch=NNN.png`` and ``<dirpath>/last.png``; ``dirpath`` defaults to
     ``<log_dir>/samples``. Works with any module that has ``sample_fixed()``.
 
-    Conditional models (``fixed_labels()`` is not None) get one row per class: column ``j`` uses
+    Conditional models (``conditional`` is True) get one row per class: column ``j`` uses
     fixed noise ``j`` in every row, so a row shows what the class changes and a column what the
     noise changes.
 
@@ -73,10 +73,9 @@ class SampleGrid(L.Callback):
 
     def grid_samples(self, pl_module: L.LightningModule) -> Tuple[Tensor, Optional[int]]:
         """The samples of the grid and its row length: the fixed samples, or one row per class."""
-        fixed_labels = pl_module.fixed_labels() if hasattr(pl_module, "fixed_labels") else None
-        if fixed_labels is None or not hasattr(pl_module, "sample_from_noise"):
+        if not getattr(pl_module, "conditional", False):
             return pl_module.sample_fixed(), self.nrow
-        num_classes = int(pl_module.hparams.get("num_classes") or int(fixed_labels.max()) + 1)
+        num_classes = int(pl_module.hparams.num_classes)
         noise = pl_module.fixed_noise[: self.per_class]
         columns = len(noise)
         noise = noise.repeat(num_classes, *([1] * (noise.dim() - 1)))

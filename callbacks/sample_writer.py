@@ -36,7 +36,9 @@ class SampleWriter(BasePredictionWriter):
     ``grid_before.png`` / ``grid_after.png`` of the first ``grid_size`` samples.
 
     Args:
-        output_dir: where the files go (default ``<log_dir>/predictions``).
+        output_dir: where the files go (default ``<log_dir>/predictions``; ``zoo predict`` makes
+            that the checkpoint's folder unless the config or command line names a
+            ``default_root_dir``, see :mod:`zoo.outputs`).
         grid_size: samples shown in the PNG grids.
     """
 
@@ -50,6 +52,11 @@ class SampleWriter(BasePredictionWriter):
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         root = self.output_dir or Path(trainer.log_dir or trainer.default_root_dir) / "predictions"  # collective
         self._directory = Path(root)
+
+    @property
+    def directory(self) -> Optional[Path]:
+        """Where this run's files go (known after setup)."""
+        return self._directory
 
     def write_on_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, predictions: List[Any], batch_indices: Any) -> None:
         directory = self._directory

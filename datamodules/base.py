@@ -9,6 +9,9 @@ scaled to [-1, 1] per batch.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from typing import Optional, Protocol, Union
 
 import lightning as L
@@ -19,7 +22,7 @@ from torch.utils.data import DataLoader, RandomSampler
 
 from zoo.errors import CorruptDataError, ZooError
 
-from .dataset import InMemoryDataset, SampleIndices, passthrough
+from .dataset import InMemoryDataset, SampleChunks, first_item, passthrough
 from .images import add_flipped, resize_images
 from .subsets import balanced_subset, class_counts, derive_seed, random_subset, stratified_split
 
@@ -33,6 +36,12 @@ class LazyImages(Protocol):
 
 
 ImageSource = Union[Tensor, LazyImages]
+
+
+#: The splits a datamodule serves real images of.
+SPLITS = ("train", "val", "test")
+#: Settings that change how examples are served (batching, workers, labels), never which images a split holds.
+SERVING_SETTINGS = ("batch_size", "num_workers", "download", "labeled_batch_size", "num_labels", "predict_size")
 
 
 def _positive(name: str, value: Optional[int], minimum: int = 1) -> None:
@@ -195,10 +204,49 @@ class ZooDataModule(L.LightningDataModule):
         return self._loader(self.test_set, self.batch_size)
 
     def predict_dataloader(self) -> DataLoader:
-        """Batches of sample indices ``0 .. predict_size - 1`` (int64) for ``zoo predict``."""
+        """Batches of sample indices for ``zoo predict``: the aligned chunks ``0 .. batch_size - 1``,
+        ``batch_size .. 2 batch_size - 1``, ... up to ``predict_size - 1`` (int64), whole chunks per rank."""
         if self.predict_size < 1:
             raise ZooError("zoo predict needs the number of samples to generate; pass --data.predict_size N")
-        return DataLoader(SampleIndices(self.predict_size), batch_size=self.batch_size, collate_fn=passthrough)
+        return DataLoader(SampleChunks(self.predict_size, self.batch_size), batch_size=1, collate_fn=first_item)
+
+    # ----- real images, for metrics ---------------------------------------------------------
+
+    def has_split(self, split: str) -> bool:
+        """Whether ``split`` exists: ``train`` and ``test`` always, ``val`` when ``val_size`` > 0."""
+        return split in SPLITS and (split != "val" or self.val_size > 0)
+
+    def real_dataset(self, split: str) -> InMemoryDataset:
+        """Every example of ``split`` (``train``, ``val`` or ``test``) exactly as the loaders serve it:
+        after the val split, limits, resizing and flips, in a fixed order, yielding ``(x, y)`` with
+        ``x`` in [-1, 1]. Metrics such as FID compare generated samples with these images."""
+        if split not in SPLITS:
+            raise ZooError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+        if not self.has_split(split):
+            raise ZooError(f"{self.display_name} has no val split (val_size is 0); set --data.val_size N or use the train or test split")
+        self.setup("test" if split == "test" else "fit")
+        dataset = {"train": self.train_set, "val": self.val_set, "test": self.test_set}[split]
+        assert dataset is not None
+        return dataset
+
+    def cache_identity(self, split: str) -> str:
+        """Text that names exactly which images :meth:`real_dataset` holds for ``split``.
+
+        It joins the datamodule class, the split, the resolved ``data_dir``, every setting that
+        changes the images (subset seed, limits, size, flips, the data set's own options) and a
+        SHA-256 of the image tensor itself, so two folders, two subsets or two sizes never share
+        cached features. Serving settings (batch size, workers, labels) are left out.
+        """
+        dataset = self.real_dataset(split)
+        settings = {k: v for k, v in dict(self.hparams).items() if k not in SERVING_SETTINGS}
+        settings["data_dir"] = os.path.abspath(os.path.expanduser(str(settings.get("data_dir", self.data_dir))))
+        identity = {
+            "datamodule": f"{type(self).__module__}.{type(self).__qualname__}",
+            "split": split,
+            "settings": settings,
+            "images": _tensor_digest(dataset.x),
+        }
+        return json.dumps(identity, sort_keys=True, default=str)
 
     # ----- shared machinery -----------------------------------------------------------------
 
@@ -321,3 +369,10 @@ class ZooDataModule(L.LightningDataModule):
                 f"but class {smallest} of {self.display_name} has only {have} training examples "
                 f"(after the val split and limits); use {arg} <= {most}"
             )
+
+
+def _tensor_digest(x: Tensor) -> str:
+    """SHA-256 of a tensor's shape, dtype and bytes."""
+    digest = hashlib.sha256(f"{tuple(x.shape)}{x.dtype}".encode())
+    digest.update(x.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()

@@ -52,20 +52,30 @@ class InMemoryDataset(Dataset):
         return InMemoryDataset(self.x, self.y, with_labels=False)
 
 
-class SampleIndices(Dataset):
-    """The indices ``0 .. size - 1`` of samples to generate, served as int64 batches."""
+class SampleChunks(Dataset):
+    """Consecutive, aligned chunks of the sample indices ``0 .. size - 1``: item ``k`` holds
+    ``k * chunk .. (k + 1) * chunk - 1`` (the last may be shorter).
 
-    def __init__(self, size: int) -> None:
+    Served one chunk per batch (see :func:`first_item`), a distributed sampler hands whole chunks
+    to the ranks, so every chunk is generated and refined with the same rows whether one
+    process or several run: batch composition, and so the floating-point result, never depends
+    on the number of processes.
+    """
+
+    def __init__(self, size: int, chunk: int) -> None:
         self.size = size
+        self.chunk = chunk
 
     def __len__(self) -> int:
-        return self.size
+        return -(-self.size // self.chunk)
 
     def __getitem__(self, index: int) -> Tensor:
-        return torch.tensor(index, dtype=torch.long)
+        return torch.arange(index * self.chunk, min((index + 1) * self.chunk, self.size), dtype=torch.long)
 
-    def __getitems__(self, indices: list[int]) -> Tensor:
-        return torch.as_tensor(indices, dtype=torch.long)
+
+def first_item(batch: list) -> Any:
+    """Collate function for batches of one item: the item itself."""
+    return batch[0]
 
 
 def passthrough(batch: Any) -> Any:

@@ -39,7 +39,7 @@ def test_discriminator_step_leaves_generator_untouched_and_vice_versa(tiny_gan_k
     assert any(not torch.equal(a, b) for a, b in zip(g_before, model.generator.parameters()))
 
 
-def test_generator_ema_follows_the_lerp(tiny_gan_kwargs):
+def test_generator_ema_follows_the_warmed_up_lerp(tiny_gan_kwargs):
     decay = 0.9
     model = zoo.GAN(ema_decay=decay, **tiny_gan_kwargs)
     trainer = quiet_trainer(max_steps=2)  # one D and one G step
@@ -51,8 +51,9 @@ def test_generator_ema_follows_the_lerp(tiny_gan_kwargs):
     previous = {k: v.detach().clone() for k, v in ema.items()}
     opt_g, _ = model.optimizers()
     model.generator_step(as_gan_batch(next(iter(tiny_loader()))), opt_g)
+    warm = 2 / 11  # the warm-up decay after one update, min(0.9, (1 + 1) / (10 + 1)): zoo.ema
     for k in g:
-        torch.testing.assert_close(ema[k], decay * previous[k] + (1 - decay) * g[k])
+        torch.testing.assert_close(ema[k], warm * previous[k] + (1 - warm) * g[k])
     # sample() uses the EMA generator: it differs from the raw generator's output.
     raw = model.sample(4, seed=0, use_ema=False)
     assert not torch.allclose(model.sample(4, seed=0), raw)
@@ -233,3 +234,11 @@ def test_networks_are_built_after_the_whole_constructor_from_hparams(tiny_gan_kw
     assert model.network_spec("generator") == "auto"
     assert "extra_units" in inspect.signature(Wider).parameters  # the constructor's, for LightningCLI and help
     assert list(inspect.signature(zoo.GAN).parameters)[:2] == ["real_label", "kwargs"]
+
+
+def test_ema_warmup_reaches_the_configured_decay():
+    from zoo.ema import warmup_decay
+
+    assert warmup_decay(0.999, 0) == pytest.approx(0.1)
+    assert warmup_decay(0.99, 10) == pytest.approx(11 / 20)
+    assert warmup_decay(0.9, 79) < 0.9 and warmup_decay(0.9, 80) == 0.9

@@ -45,6 +45,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from zoo import arguments
 from zoo.balancing import AdaptiveBalancer, balanced_batch
 from zoo.checkpoint import CHECKPOINT_KEY, read_checkpoint
+from zoo.ema import ema_with_warmup
 from zoo.errors import NonFiniteLossError, ZooError
 from zoo.latent import LatentPrior, LatentSpec, build_latent
 from zoo.nets import NetSpec, build_discriminator, build_generator
@@ -157,7 +158,8 @@ class GANModule(L.LightningModule, metaclass=_BuildAfterInit):
         lr_schedule: ``None`` for constant rates, or ``linear_decay`` (linear decay to zero, per epoch).
         lr_decay_start: fraction of ``max_epochs`` after which ``linear_decay`` starts (Improved GAN: 2/3).
         ema_decay: if set, keep an exponential moving average of the generator's weights
-            (and buffers) with this decay; :meth:`sample` then uses it.
+            (and buffers) with this decay, warmed up over the first updates (:mod:`zoo.ema`);
+            :meth:`sample` then uses it.
         d_ema_rate: if set, keep a moving average of the discriminator's weights,
             ``avg += rate * (theta - avg)`` after every discriminator step (Improved GAN tests D
             through it, rate 1e-4); see :meth:`start_discriminator_average`.
@@ -257,7 +259,7 @@ class GANModule(L.LightningModule, metaclass=_BuildAfterInit):
         self.discriminator = self.build_discriminator()
         self.generator_ema: Optional[AveragedModel] = None
         if hp.ema_decay is not None:
-            self.generator_ema = AveragedModel(self.generator, multi_avg_fn=get_ema_multi_avg_fn(hp.ema_decay), use_buffers=True)
+            self.generator_ema = AveragedModel(self.generator, multi_avg_fn=ema_with_warmup(hp.ema_decay), use_buffers=True)
             self.generator_ema.requires_grad_(False)
         self.discriminator_ema: Optional[AveragedModel] = None
         if hp.d_ema_rate is not None:

@@ -24,6 +24,7 @@ from typing import List, Optional
 import lightning as L
 import torch
 from jsonargparse import ArgumentError
+from lightning.pytorch.callbacks import BasePredictionWriter
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from rich.console import Console
@@ -35,7 +36,9 @@ import zoo.datamodules as datamodules  # (makes the datamodules resolvable by cl
 from zoo.callbacks.interruption import CheckpointOnInterrupt
 from zoo.checkpoint import CHECKPOINT_KEY, read_checkpoint
 from zoo.errors import ZooError
+from zoo.ema import describe_sampling
 from zoo.metrics.evaluate import parse_metric_key
+from zoo.outputs import evaluation_dir, evaluation_file
 
 console = Console(stderr=False)
 error_console = Console(stderr=True)
@@ -113,12 +116,20 @@ class ZooCLI(LightningCLI):
         parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
 
     def instantiate_trainer(self, **kwargs) -> L.Trainer:
-        """Add :class:`zoo.callbacks.CheckpointOnInterrupt` to every fit, so Ctrl-C/SIGTERM leave a resumable checkpoint."""
+        """Add :class:`zoo.callbacks.CheckpointOnInterrupt` to every fit, so Ctrl-C/SIGTERM leave a resumable checkpoint,
+        and a :class:`zoo.callbacks.SampleWriter` to a predict that has no prediction writer, so it always writes."""
         trainer = super().instantiate_trainer(**kwargs)
         if self.subcommand == "fit" and not any(isinstance(c, CheckpointOnInterrupt) for c in trainer.callbacks):
             _INTERRUPT.append(CheckpointOnInterrupt())
             trainer.callbacks.append(_INTERRUPT[-1])
+        if self.subcommand == "predict" and not any(isinstance(c, BasePredictionWriter) for c in trainer.callbacks):
+            trainer.callbacks.append(zoo.callbacks.SampleWriter())
         return trainer
+
+    def before_instantiate_classes(self) -> None:
+        """Evaluations of a checkpoint write next to it, not into new log folders (see :mod:`zoo.outputs`)."""
+        if self.subcommand in EVALUATION_SUBCOMMANDS:
+            place_evaluation_outputs(self.config[self.subcommand])
 
     def _parse_ckpt_path(self) -> None:
         """Rebuild the module class and hyper-parameters saved in ``--ckpt_path``.
@@ -151,6 +162,7 @@ class ZooCLI(LightningCLI):
         self._started()
 
     def before_validate(self) -> None:
+        require_val_split(self.datamodule)
         self._warn_untrained("validate")
         self._started()
 
@@ -178,6 +190,14 @@ class ZooCLI(LightningCLI):
     def after_test(self) -> None:
         self._test_summary()
 
+    def after_predict(self) -> None:
+        """Say where the predictions went."""
+        if not self.trainer.is_global_zero:
+            return
+        folders = [str(cb.directory) for cb in self.trainer.callbacks if getattr(cb, "directory", None) is not None]
+        for folder in folders or [str(evaluation_dir(self.config["predict"].get("ckpt_path")))]:
+            console.print(f"zoo predict: {type(self.model).__name__} samples written to {folder}", highlight=False, soft_wrap=True)
+
     def _test_summary(self) -> None:
         """One table of the test metrics with the network behind each, and a JSON file next to the checkpoint.
 
@@ -193,22 +213,27 @@ class ZooCLI(LightningCLI):
         for column in ("metric", "network", "value"):
             table.add_column(column, overflow="fold", style="bold" if column == "metric" else None)
         table.add_row("wall time", "", f"{time.perf_counter() - self._t0:.1f} s")
+        if hasattr(model, "sample_from_noise"):
+            table.add_row("samples from", "", describe_sampling(model))
         for name, value in metrics.items():
             metric, network = parse_metric_key(name) or (name, "-")
             table.add_row(metric, network, f"{value:.4f}")
         ckpt_path = self.config["test"].get("ckpt_path")
         if ckpt_path:
-            path = Path(ckpt_path).with_name(Path(ckpt_path).stem + ".test.json")
+            path = evaluation_file(ckpt_path, ".test.json")
             details = {type(cb).__name__: cb.reports["test"] for cb in trainer.callbacks if "test" in (getattr(cb, "reports", None) or {})}
             record = {"checkpoint": str(ckpt_path), "model": type(model).__name__, "data": type(self.datamodule).__name__, "metrics": metrics, "details": details}
             try:
+                path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(json.dumps(record, indent=2) + "\n")
-                table.caption = f"written to {path}"
+                note = f"written to {path}"
             except OSError as err:
-                table.caption = f"could not write {path}: {err.strerror}"
+                note = f"could not write {path}: {err.strerror}"
         else:
-            table.caption = "no --ckpt_path: metrics JSON not written"
+            note = "no --ckpt_path: metrics JSON not written"
         console.print(table)
+        # Outside the table, so a long path stays on one line (tables fold their captions).
+        console.print(f"zoo test: {note}", highlight=False, soft_wrap=True)
 
     def _summary(self, subcommand: str) -> None:
         trainer, model = self.trainer, self.model
@@ -222,6 +247,7 @@ class ZooCLI(LightningCLI):
             table.add_row("epochs / optimizer steps", f"{trainer.current_epoch} / {trainer.global_step}")
             if hasattr(model, "d_step_count"):
                 table.add_row("D steps / G steps", f"{model.d_step_count} / {model.g_step_count}")
+                table.add_row("samples from", describe_sampling(model))
             checkpoint = trainer.checkpoint_callback
             if checkpoint is not None:
                 path = checkpoint.last_model_path or checkpoint.best_model_path
@@ -235,6 +261,31 @@ class ZooCLI(LightningCLI):
             if isinstance(value, torch.Tensor) and value.numel() == 1:
                 table.add_row(name, f"{value.item():.4f}")
         console.print(table)
+
+
+#: Subcommands that evaluate a checkpoint instead of training one.
+EVALUATION_SUBCOMMANDS = ("validate", "test", "predict")
+
+
+def place_evaluation_outputs(config) -> None:
+    """An evaluation of a checkpoint writes next to it: no default logger (each run would add a
+    ``lightning_logs/version_N`` folder) and, unless the config or command line names a
+    ``default_root_dir``, the checkpoint's folder as the root (:func:`zoo.outputs.evaluation_dir`)."""
+    trainer = config["trainer"]
+    if trainer.get("logger") is None:
+        trainer["logger"] = False
+    if trainer.get("default_root_dir") is None:
+        trainer["default_root_dir"] = str(evaluation_dir(config.get("ckpt_path")))
+
+
+def require_val_split(datamodule) -> None:
+    """One line instead of validating nothing when the datamodule holds out no validation split."""
+    has_split = getattr(datamodule, "has_split", None)
+    if has_split is not None and not has_split("val"):
+        raise ZooError(
+            f"{type(datamodule).__name__} has no validation split (val_size is 0), so zoo validate would measure nothing; "
+            "pass --data.init_args.val_size N to hold out N training examples, or run zoo test"
+        )
 
 
 def _option_value(argv: List[str], name: str) -> Optional[str]:

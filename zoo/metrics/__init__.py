@@ -5,7 +5,8 @@ Layers, each usable alone:
 * :mod:`zoo.metrics.scores`: pure functions of features / class probabilities;
 * :mod:`zoo.metrics.networks`: feature networks (InceptionV3 from a local file, a zoo classifier);
 * :mod:`zoo.metrics.evaluate`: extraction and named results (``fid(classifier:embedded_mnist)``);
-* :mod:`zoo.metrics.cache`: real-data features cached on disk by (data set, split, network);
+* :mod:`zoo.metrics.cache`: real-data features cached on disk by (exact real images, network);
+* :mod:`zoo.metrics.classifiers`: which shipped classifier serves which data set;
 * :mod:`zoo.metrics.modes`: modes covered, mode KL and the 2-D toys' mode quality;
 * :mod:`zoo.metrics.stacked`: a digit classifier read per channel (Stacked MNIST's 1,000 modes).
 
@@ -18,6 +19,7 @@ Layers, each usable alone:
 
 from zoo.metrics.cache import RealFeatureCache, RealKey, default_cache_dir
 from zoo.metrics.evaluate import (
+    DEFAULT_METRICS,
     METRICS,
     FeatureSet,
     MetricSettings,
@@ -35,6 +37,7 @@ from zoo.metrics.networks import (
     default_inception_path,
     load_feature_network,
 )
+from zoo.metrics.classifiers import SHIPPED_CLASSIFIERS, classifier_for
 from zoo.metrics.modes import (
     class_histogram,
     curve_quality,
@@ -50,6 +53,7 @@ from zoo.metrics.scores import (
     modified_inception_score,
     modified_inception_score_all_pairs,
     modified_inception_scores_per_class,
+    requested_class_accuracy,
 )
 
 __all__ = [
@@ -61,7 +65,9 @@ __all__ = [
     "mode_metrics",
     "modes_covered",
     "nearest_mode_quality",
+    "DEFAULT_METRICS",
     "METRICS",
+    "SHIPPED_CLASSIFIERS",
     "ClassifierNetwork",
     "FeatureNetwork",
     "FeatureSet",
@@ -70,6 +76,7 @@ __all__ = [
     "RealFeatureCache",
     "RealKey",
     "check_image_range",
+    "classifier_for",
     "compute_metrics",
     "default_cache_dir",
     "default_inception_path",
@@ -83,4 +90,5 @@ __all__ = [
     "modified_inception_score_all_pairs",
     "modified_inception_scores_per_class",
     "parse_metric_key",
+    "requested_class_accuracy",
 ]

@@ -22,22 +22,30 @@ from zoo.metrics.scores import (
     kernel_inception_distance,
     modified_inception_score,
     modified_inception_score_all_pairs,
+    requested_class_accuracy,
 )
 
-#: Metric names: Inception score, FID, KID, DeLiGAN's m-IS per class (official) and over all pairs.
-METRICS = ("is", "fid", "kid", "mis", "mis_all_pairs")
+#: Metric names: Inception score, FID, KID, DeLiGAN's m-IS per class (official) and over all pairs,
+#: and, for conditional models, the share of samples classified as the class they were asked for.
+METRICS = ("is", "fid", "kid", "mis", "mis_all_pairs", "requested_class_accuracy")
+#: The metrics computed when none are chosen.
+DEFAULT_METRICS = ("is", "fid", "kid", "mis")
 #: Metrics that compare with real data (and so need real features).
 NEEDS_REAL = ("fid", "kid")
+#: Metrics that need the class each sample was generated for (conditional models).
+NEEDS_LABELS = ("requested_class_accuracy",)
 
 _KEY = re.compile(r"^(?P<metric>[^()]+)\((?P<network>[^()]+)\)$")
 
 
 @dataclass
 class FeatureSet:
-    """Features ``(N, D)`` and class probabilities ``(N, K)`` of one set of images."""
+    """Features ``(N, D)`` and class probabilities ``(N, K)`` of one set of images, and for
+    generated images of a conditional model the ``(N,)`` classes they were generated for."""
 
     features: Tensor
     probs: Tensor
+    labels: Optional[Tensor] = None
 
     def __len__(self) -> int:
         return len(self.features)
@@ -45,7 +53,11 @@ class FeatureSet:
 
 @dataclass
 class MetricSettings:
-    """Protocol choices: IS splits, KID subsets, and the seed of their random draws."""
+    """The metric protocol: IS splits, KID subsets, and the seed of their random draws.
+
+    The one source of these defaults: :func:`compute_metrics` and :class:`zoo.callbacks.Evaluation`
+    both read them from here.
+    """
 
     is_splits: int = 10
     kid_subsets: int = 100
@@ -74,8 +86,14 @@ def check_metric_names(metrics: Iterable[str]) -> Tuple[str, ...]:
 
 
 @torch.no_grad()
-def extract_features(network: FeatureNetwork, images: Iterable[Tensor], device: Optional[torch.device] = None) -> FeatureSet:
-    """Run ``network`` over batches of images in [-1, 1]; features and probabilities on the CPU."""
+def extract_features(
+    network: FeatureNetwork, images: Iterable[Tensor], device: Optional[torch.device] = None, labels: Optional[Tensor] = None
+) -> FeatureSet:
+    """Run ``network`` over batches of images in [-1, 1]; features and probabilities on the CPU.
+
+    ``labels`` are the classes the images were generated for (conditional models), kept for
+    ``requested_class_accuracy``.
+    """
     features, probs = [], []
     for batch in images:
         f, p = network.features_and_probs(batch.to(device) if device is not None else batch)
@@ -83,7 +101,7 @@ def extract_features(network: FeatureNetwork, images: Iterable[Tensor], device: 
         probs.append(p.cpu())
     if not features:
         raise ZooError("no images to evaluate; check the number of samples and the data split")
-    return FeatureSet(torch.cat(features), torch.cat(probs))
+    return FeatureSet(torch.cat(features), torch.cat(probs), None if labels is None else torch.as_tensor(labels).cpu())
 
 
 def compute_metrics(
@@ -97,6 +115,8 @@ def compute_metrics(
     metrics = check_metric_names(metrics)
     if real is None and any(m in NEEDS_REAL for m in metrics):
         raise ZooError(f"{', '.join(m for m in metrics if m in NEEDS_REAL)} compare with real data; give real features")
+    if fake.labels is None and any(m in NEEDS_LABELS for m in metrics):
+        raise ZooError("requested_class_accuracy needs the classes the samples were generated for; it applies to conditional models only")
     out: Dict[str, float] = {}
     for metric in metrics:
         if metric == "is":
@@ -113,4 +133,6 @@ def compute_metrics(
             out[metric_key("mis", network)] = float(modified_inception_score(fake.probs))
         elif metric == "mis_all_pairs":
             out[metric_key("mis_all_pairs", network)] = float(modified_inception_score_all_pairs(fake.probs))
+        elif metric == "requested_class_accuracy":
+            out[metric_key("requested_class_accuracy", network)] = float(requested_class_accuracy(fake.probs, fake.labels))
     return out

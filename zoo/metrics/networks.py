@@ -111,15 +111,23 @@ class ClassifierNetwork(FeatureNetwork):
         self.eval()
 
     @classmethod
-    def from_checkpoint(cls, path: str, num_classes: Optional[int] = None, img_shape: Optional[Sequence[int]] = None) -> "ClassifierNetwork":
-        """Load a classifier checkpoint; refuse one trained for other classes or another image shape."""
+    def from_checkpoint(
+        cls, path: str, num_classes: Optional[int] = None, img_shape: Optional[Sequence[int]] = None, allow_more_classes: bool = False
+    ) -> "ClassifierNetwork":
+        """Load a classifier checkpoint; refuse one trained for other classes or another image shape.
+
+        ``allow_more_classes`` accepts a classifier with more classes than the data (its features
+        still serve FID/KID; IS and m-IS then spread over its classes).
+        """
         from zoo.classifier import Classifier
 
-        classifier = Classifier.load_from_checkpoint(path, map_location="cpu")
+        classifier = Classifier.load_from_checkpoint(path, map_location="cpu").float()
         network = cls(classifier)
-        if num_classes is not None and network.num_classes != num_classes:
+        fits = num_classes is None or network.num_classes == num_classes or (allow_more_classes and network.num_classes > num_classes)
+        if not fits:
+            more = " (or set allow_more_classes: true to use its features anyway)" if network.num_classes > num_classes else ""
             raise ZooError(
-                f"classifier {path!r} was trained for {network.num_classes} classes but the data have {num_classes}; "
+                f"classifier {path!r} was trained for {network.num_classes} classes but the data have {num_classes}{more}; "
                 "train one on this data: zoo fit --model Classifier --data <datamodule>"
             )
         if img_shape is not None and tuple(img_shape) != network.img_shape:
@@ -200,24 +208,33 @@ class InceptionNetwork(FeatureNetwork):
 
 
 def load_feature_network(
-    network: str, inception_weights: Optional[str] = None, num_classes: Optional[int] = None, img_shape: Optional[Sequence[int]] = None
+    network: str,
+    inception_weights: Optional[str] = None,
+    num_classes: Optional[int] = None,
+    img_shape: Optional[Sequence[int]] = None,
+    allow_more_classes: bool = False,
 ) -> FeatureNetwork:
-    """Build a feature network from its name: ``"inception"`` or the path of a zoo classifier checkpoint.
+    """Build a feature network from its name.
 
-    ``num_classes`` / ``img_shape`` (the data's) make a classifier of other classes or inputs fail
-    with one line instead of giving meaningless numbers.
+    ``network`` is ``"inception"``, the path of a zoo classifier checkpoint, or the registered name
+    of a classifier in the pretrained table (``classifier-embedded-mnist``, see
+    :func:`zoo.list_pretrained`). ``num_classes`` / ``img_shape`` (the data's) make a classifier of
+    other classes or inputs fail with one line instead of giving meaningless numbers.
     """
     if network in ("inception", "inception_v3"):
         return InceptionNetwork(inception_weights)
+    options = dict(num_classes=num_classes, img_shape=img_shape, allow_more_classes=allow_more_classes)
     if network.startswith("stacked:"):
         return _channelwise(network[len("stacked:"):], num_classes)
-    if not network.endswith(".ckpt") and not Path(network).is_file():
-        from zoo.hub import fetch, list_pretrained
-
-        if network in list_pretrained():  # a registered classifier, e.g. "classifier-mnist"
-            return ClassifierNetwork.from_checkpoint(str(fetch(network)), num_classes=num_classes, img_shape=img_shape)
     if network.endswith(".ckpt") or Path(network).is_file():
-        return ClassifierNetwork.from_checkpoint(network, num_classes=num_classes, img_shape=img_shape)
+        return ClassifierNetwork.from_checkpoint(network, **options)
+    from zoo import hub
+
+    if network in hub.list_pretrained():  # a registered classifier, e.g. "classifier-mnist"
+        record = hub.pretrained_info(network)
+        if record.module != "zoo.Classifier":
+            raise ZooError(f"{network!r} is a registered {record.module}, not a classifier; choose a zoo.Classifier from zoo.list_pretrained()")
+        return ClassifierNetwork.from_checkpoint(str(hub.fetch(network, show_progress=False)), **options)
     raise ZooError(
         f"unknown feature network {network!r}; use 'inception', the path of a zoo Classifier checkpoint (.ckpt), "
         "a registered classifier name (zoo.list_pretrained()), or stacked:<one of those> for Stacked MNIST"

@@ -190,3 +190,20 @@ def modified_inception_score_all_pairs(probs: Tensor) -> Tensor:
     probs = check_probabilities(probs)
     kl, _ = mean_pairwise_kl(probs, torch.zeros(len(probs), dtype=torch.long, device=probs.device), 1)
     return kl[0].exp().float()
+
+
+def requested_class_accuracy(probs: Tensor, labels: Tensor) -> Tensor:
+    """Share of conditional samples that the classifier assigns to the class they were generated for.
+
+    ``probs`` ``(N, K)`` are the classifier's probabilities of samples generated for ``labels``
+    ``(N,)``; torchmetrics' multiclass accuracy (micro average: correct samples over all samples).
+    """
+    from torchmetrics.functional.classification import multiclass_accuracy
+
+    probs = check_probabilities(probs)
+    labels = torch.as_tensor(labels, device=probs.device).long()
+    if labels.shape != (len(probs),):
+        raise ZooError(f"requested_class_accuracy needs one label per sample, got {tuple(labels.shape)} labels for {len(probs)} samples")
+    if int(labels.max()) >= probs.shape[1]:
+        raise ZooError(f"requested class {int(labels.max())} is beyond the classifier's {probs.shape[1]} classes; use a classifier trained on these classes")
+    return multiclass_accuracy(probs, labels, num_classes=probs.shape[1], average="micro").float()
