@@ -26,9 +26,15 @@ def test_requested_class_accuracy_counts_samples_classified_as_requested():
         requested_class_accuracy(probs, torch.tensor([0, 1, 2, 3]))
 
 
-def test_the_table_names_a_shipped_classifier_for_digits_only():
+def test_the_table_names_a_shipped_classifier_for_each_digit_and_fashion_data_set():
+    from zoo import list_pretrained
+
     assert classifier_for(EmbeddedMNISTDataModule()) == "classifier-embedded-mnist"
-    assert classifier_for("mnist") == "classifier-embedded-mnist"
+    assert classifier_for("mnist") == "classifier-mnist"
+    assert classifier_for("fashion_mnist") == "classifier-fashion-mnist"
+    assert classifier_for("stacked_mnist") == "stacked:classifier-mnist"
+    shipped = {name.removeprefix("stacked:") for name in ("classifier-embedded-mnist", "classifier-mnist", "classifier-fashion-mnist")}
+    assert shipped <= set(list_pretrained())
     assert classifier_for(CIFAR10DataModule()) is None
     assert classifier_for(ToyDataModule()) is None
 
