@@ -2,6 +2,7 @@
 one line on stderr naming the problem, and no existing output file changed."""
 
 import gzip
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,15 @@ def pickled_code_checkpoint(path: Path) -> str:
             return (print, ("never runs",))
 
     torch.save({"state_dict": {}, "payload": Payload()}, path)
+    return str(path)
+
+
+def naming_checkpoint(path: Path, class_path=None, **hyper_parameters) -> str:
+    """A checkpoint that names ``class_path`` (the zoo's key) and the given hyper-parameters, and nothing else."""
+    checkpoint = {"state_dict": {}, "hyper_parameters": hyper_parameters}
+    if class_path is not None:
+        checkpoint["zoo"] = {"class_path": class_path}
+    torch.save(checkpoint, path)
     return str(path)
 
 
@@ -66,6 +76,15 @@ CATALOGUE = [
     ("checkpoint path that does not exist", lambda d: ["--ckpt_path", str(d / "nope.ckpt")], "does not exist"),
     ("corrupt checkpoint", lambda d: ["--ckpt_path", write(d / "corrupt.ckpt", "garbage")], "truncated or not a PyTorch checkpoint"),
     ("checkpoint carrying pickled code", lambda d: ["--ckpt_path", pickled_code_checkpoint(d / "code.ckpt")], "pickled code"),
+    # A checkpoint never chooses what is imported (`this` prints the Zen of Python when imported).
+    ("checkpoint naming a module to import", lambda d: ["--ckpt_path", naming_checkpoint(d / "this.ckpt", "this.GAN")],
+     "the zoo does not import module 'this' because a checkpoint names it; if you trust it, name it with --model this.GAN"),
+    ("checkpoint naming a module to import, with --model", lambda d: ["--model", "GAN", "--ckpt_path", naming_checkpoint(d / "this.ckpt", "this.GAN")],
+     "does not import module 'this'"),
+    ("checkpoint naming a module through Lightning's _class_path", lambda d: ["--model", "GAN", "--ckpt_path", naming_checkpoint(d / "this.ckpt", _class_path="this.GAN")],
+     "does not import module 'this'"),
+    ("checkpoint naming a module through Lightning's _instantiator", lambda d: ["--ckpt_path", naming_checkpoint(d / "this.ckpt", "zoo.gan.GAN", _instantiator="this.build")],
+     "(hyper-parameter _instantiator) names 'this.build'"),
     # Method-specific hyper-parameters and data.
     ("gradient penalty together with weight clipping", lambda d: ["--model", "WGAN", "--model.penalty", "gp", "--model.clip_value", "0.01"], "are alternatives"),
     ("conditional model on unlabelled data", lambda d: ["--model", "ConditionalGAN", "--data", "ToyDataModule", "--data.name", "swissroll"], "needs labelled data"),
@@ -93,6 +112,10 @@ def test_bad_input(case, extra, words, tmp_path, capsys):
     assert words in err
     assert precious.read_bytes() == b"an earlier run's checkpoint"
     assert [p.name for p in run_dir.rglob("*.ckpt")] == ["last.ckpt"]
+
+
+def test_no_case_imported_a_module_named_by_a_checkpoint():
+    assert "this" not in sys.modules
 
 
 def test_catalogue_is_large_enough():

@@ -33,7 +33,13 @@ import zoo  # noqa: F401  (makes the modules resolvable by class name)
 import zoo.callbacks  # noqa: F401  (makes the callbacks resolvable by class name)
 import zoo.datamodules as datamodules  # (makes the datamodules resolvable by class name)
 from zoo.callbacks.interruption import CheckpointOnInterrupt
-from zoo.checkpoint import CHECKPOINT_KEY, read_checkpoint
+from zoo.checkpoint import (
+    LIGHTNING_IMPORT_KEYS,
+    check_lightning_imports,
+    read_checkpoint,
+    resolve_saved_class,
+    saved_class_path,
+)
 from zoo.errors import ZooError
 from zoo.metrics.evaluate import parse_metric_key
 
@@ -124,24 +130,29 @@ class ZooCLI(LightningCLI):
         """Rebuild the module class and hyper-parameters saved in ``--ckpt_path``.
 
         The zoo stores the class path under its own checkpoint key (see
-        :meth:`zoo.base.GANModule.on_save_checkpoint`), so this reads it from there.
+        :meth:`zoo.base.GANModule.on_save_checkpoint`), so this reads it from there. The class is
+        imported only from the zoo, from imported modules, or from the module named by ``--model``
+        or the config: a checkpoint never chooses what runs.
         """
         if not self.config.get("subcommand"):
             return
-        ckpt_path = self.config[self.config.subcommand].get("ckpt_path")
+        subcommand = self.config.subcommand
+        ckpt_path = self.config[subcommand].get("ckpt_path")
         if not ckpt_path:
             return
         checkpoint = read_checkpoint(ckpt_path)
         hparams = dict(checkpoint.get("hyper_parameters", {}))
-        class_path = checkpoint.get(CHECKPOINT_KEY, {}).get("class_path") or hparams.pop("_class_path", None)
-        hparams.pop("_instantiator", None)
-        hparams.pop("_class_path", None)
-        # Linked arguments come from the datamodule again.
-        for linked in ("img_shape", "num_classes"):
-            hparams.pop(linked, None)
+        class_path = saved_class_path(checkpoint) or hparams.get("_class_path")
+        for key in (*LIGHTNING_IMPORT_KEYS, *LINKED_OPTIONS):
+            hparams.pop(key, None)  # linked options come from the datamodule again
         if not class_path:
             return
-        override = {self.config.subcommand: {"model": {"class_path": class_path, "init_args": hparams}}}
+        named = self.config[subcommand].model.class_path
+        saved_class = resolve_saved_class(
+            class_path, L.LightningModule, allowed=[named.rpartition(".")[0]], source=f"checkpoint {ckpt_path!r}",
+            fix=f"if you trust it, name it with --model {class_path}",
+        )
+        override = {subcommand: {"model": {"class_path": f"{saved_class.__module__}.{saved_class.__qualname__}", "init_args": hparams}}}
         self.config = self.parser.parse_object(override, self.config)
 
     def _started(self) -> None:
@@ -250,15 +261,24 @@ def model_from_checkpoint(argv: List[str]) -> List[str]:
     """Add ``--model <saved class>`` when ``--ckpt_path`` is given and no model is named.
 
     The model is a required argument of the parser, so the class must be known before parsing;
-    its hyper-parameters are then read from the checkpoint by :meth:`ZooCLI._parse_ckpt_path`.
+    its hyper-parameters are then read from the checkpoint by :meth:`ZooCLI._parse_ckpt_path`. The
+    saved class is resolved only from the zoo and imported modules (never from a module that
+    the checkpoint names); naming it with ``--model`` is how the user vouches for another one.
     """
     ckpt_path = _option_value(argv, "--ckpt_path")
     if not argv or ckpt_path is None or _option_value(argv, "--model"):
         return argv
-    class_path = read_checkpoint(ckpt_path).get(CHECKPOINT_KEY, {}).get("class_path")
+    checkpoint = read_checkpoint(ckpt_path)
+    class_path = saved_class_path(checkpoint)
     if not class_path:
         raise ZooError(f"checkpoint {ckpt_path!r} was not written by a zoo module; name its class with --model")
+    check_lightning_imports(checkpoint, ckpt_path)
+    resolve_saved_class(class_path, L.LightningModule, source=f"checkpoint {ckpt_path!r}", fix=f"if you trust it, name it with --model {class_path}")
     return [argv[0], "--model", class_path, *argv[1:]]
+
+
+#: Model options the CLI links from the datamodule; a checkpoint's values of them are not used.
+LINKED_OPTIONS = ("img_shape", "num_classes")
 
 
 ABSTRACT_CLASSES = {"GANModule", "ZooDataModule"}
