@@ -66,7 +66,7 @@ class Evaluation(L.Callback):
         kid_subsets: KID's number of random subsets.
         kid_subset_size: KID's subset size; at most the number of real and of generated samples.
         seed: seed of the generated samples (noise row ``i`` is sample ``i``) and of IS/KID draws.
-        cache_dir: directory of cached real features (default ``$GAN_ZOO_CACHE`` or ``~/.cache/gan-zoo``).
+        cache_dir: directory of cached real features (default ``$ZOO_CACHE/real-features`` or ``~/.cache/gan-zoo/real-features``).
     """
 
     def __init__(
