@@ -93,3 +93,61 @@ def test_registry_records_cannot_point_outside_the_cache(field, value, words):
     with pytest.raises(ZooError, match=words):
         zoo.register_pretrained(zoo.Pretrained(**record))
     assert "test-record" not in zoo.list_pretrained()
+
+
+def one_line(error: pytest.ExceptionInfo) -> str:
+    text = str(error.value)
+    assert "\n" not in text
+    return text
+
+
+def test_another_zoo_classs_checkpoint_names_the_class_it_holds(gan_checkpoint, tmp_path):
+    with pytest.raises(ZooError) as error:
+        zoo.WGAN.load_from_checkpoint(gan_checkpoint)
+    assert one_line(error).endswith("holds zoo.GAN, not zoo.WGAN; use zoo.load or zoo.GAN.load_from_checkpoint")
+    classifier = tmp_path / "classifier.ckpt"
+    torch.save({"state_dict": {}, "hyper_parameters": {}, "zoo": {"class_path": "zoo.classifier.Classifier"}}, classifier)
+    with pytest.raises(ZooError, match="holds zoo.Classifier, not zoo.GAN; use zoo.load or zoo.Classifier.load_from_checkpoint"):
+        zoo.GAN.load_from_checkpoint(classifier)
+
+
+def test_a_users_subclass_still_loads_a_checkpoint(gan_checkpoint):
+    class MyGAN(zoo.GAN):
+        pass
+
+    assert type(MyGAN.load_from_checkpoint(gan_checkpoint)) is MyGAN
+
+
+@pytest.mark.parametrize("bad, words", [
+    (None, "zoo.load needs a registered name or a checkpoint path, got None"),
+    ("", "zoo.load needs a registered name or a checkpoint path, got ''"),
+    (3, "got 3"),
+])
+def test_load_without_a_name_or_path(bad, words):
+    with pytest.raises(ZooError) as error:
+        zoo.load(bad)
+    assert words in one_line(error)
+
+
+def test_load_of_a_folder(tmp_path):
+    with pytest.raises(ZooError, match="is a folder; pass the path of a .ckpt file inside it"):
+        zoo.load(tmp_path)
+
+
+def test_override_that_changes_a_network_shape(gan_checkpoint):
+    with pytest.raises(ZooError) as error:
+        zoo.load(gan_checkpoint, latent_dim=16)
+    text = one_line(error)
+    assert "does not fit zoo.GAN (" in text and "has another shape); drop the overrides (latent_dim=16)" in text
+    with pytest.raises(ZooError, match=r"drop the overrides \(g_width=16\)"):
+        zoo.GAN.load_from_checkpoint(gan_checkpoint, g_width=16)
+
+
+def test_override_the_class_does_not_take(gan_checkpoint):
+    with pytest.raises(ZooError) as error:
+        zoo.load(gan_checkpoint, latent_dims=16)
+    assert one_line(error) == "zoo.GAN has no option 'latent_dims'; check the overrides (latent_dims=16)"
+
+
+def test_override_that_keeps_the_shapes_applies(gan_checkpoint):
+    assert zoo.load(gan_checkpoint, lr_g=1e-3).hparams.lr_g == 1e-3

@@ -34,7 +34,7 @@ from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import _WeightNorm
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from zoo.checkpoint import CHECKPOINT_KEY, check_loads_into
+from zoo.checkpoint import CHECKPOINT_KEY, check_loads_into, explained_load_errors
 from zoo.errors import NonFiniteLossError, ZooError
 from zoo.latent import LatentPrior, LatentSpec, build_latent
 from zoo.nets import NetSpec, build_discriminator, build_generator
@@ -443,13 +443,14 @@ class GANModule(L.LightningModule):
 
         A checkpoint that carries pickled code, or a truncated or foreign file, is refused with
         one line (:func:`zoo.checkpoint.check_loads_into`), and so is another zoo class's checkpoint.
-        ``kwargs`` override saved hyper-parameters.
+        ``kwargs`` override saved hyper-parameters; one that changes a network's shape gets one line.
         """
         if isinstance(checkpoint_path, (str, Path)):
             check_loads_into(cls, checkpoint_path)  # one clear line for a bad file before Lightning reads it
-        return super().load_from_checkpoint(
-            checkpoint_path, map_location=map_location, hparams_file=hparams_file, strict=strict, weights_only=weights_only, **kwargs
-        )
+        with explained_load_errors(cls, checkpoint_path, kwargs):
+            return super().load_from_checkpoint(
+                checkpoint_path, map_location=map_location, hparams_file=hparams_file, strict=strict, weights_only=weights_only, **kwargs
+            )
 
     def on_save_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
         hparams = checkpoint.get("hyper_parameters", {})

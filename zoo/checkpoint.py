@@ -15,8 +15,9 @@ import re
 import sys
 import warnings
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Iterable, Optional, Union
+from typing import Any, Dict, Iterable, Iterator, Optional, Union
 
 import torch
 
@@ -36,6 +37,8 @@ def read_checkpoint(path: Union[str, Path]) -> Dict[str, Any]:
     says so.
     """
     path = str(path)
+    if Path(path).is_dir():
+        raise ZooError(f"checkpoint {path!r} is a folder; pass the path of a .ckpt file inside it (e.g. {path}/last.ckpt)")
     if not Path(path).is_file():
         raise ZooError(f"checkpoint {path!r} does not exist; pass the path of a .ckpt file")
     try:
@@ -187,3 +190,29 @@ def check_loads_into(cls: type, path: Union[str, Path]) -> Dict[str, Any]:
         holds = public_name(saved_cls)
         raise ZooError(f"checkpoint {str(path)!r} holds {holds}, not {public_name(cls)}; use zoo.load or {holds}.load_from_checkpoint")
     return checkpoint
+
+
+@contextmanager
+def explained_load_errors(cls: type, path: Any, overrides: Dict[str, Any]) -> Iterator[None]:
+    """Turn the errors of loading a checkpoint with ``overrides`` into one line naming the overrides.
+
+    An override that changes a network's shape (``latent_dim=16`` on a model trained with 8) fails
+    in ``load_state_dict`` with a size mismatch; an override the class does not take fails with a
+    ``TypeError``. Both name the overrides given and the fix.
+    """
+    try:
+        yield
+    except (RuntimeError, TypeError) as error:
+        given = ", ".join(f"{key}={value!r}" for key, value in overrides.items())
+        text = str(error)
+        layer = re.search(r"size mismatch for ([\w.]+)", text)
+        if isinstance(error, RuntimeError) and layer:
+            fix = f"drop the overrides ({given})" if given else "load it with the class it was saved as (zoo.load)"
+            raise ZooError(
+                f"checkpoint {str(path)!r} does not fit {public_name(cls)} ({layer.group(1)} has another shape); "
+                f"{fix}: only options that keep the network shapes can change"
+            ) from None
+        unexpected = re.search(r"unexpected keyword argument '(\w+)'", text)
+        if isinstance(error, TypeError) and unexpected:
+            raise ZooError(f"{public_name(cls)} has no option {unexpected.group(1)!r}; check the overrides ({given})") from None
+        raise

@@ -28,6 +28,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from zoo.checkpoint import (
     CHECKPOINT_KEY,
     check_lightning_imports,
+    explained_load_errors,
     importable_without_running_new_code,
     read_checkpoint,
     resolve_saved_name,
@@ -219,9 +220,10 @@ class Classifier(L.LightningModule):
                     f"checkpoint {str(checkpoint_path)!r} holds {class_path or 'an unknown module'}, not a zoo Classifier; "
                     "train one with: zoo fit --model Classifier --data <your datamodule>"
                 )
-        return super().load_from_checkpoint(
-            checkpoint_path, map_location=map_location, hparams_file=hparams_file, strict=strict, weights_only=weights_only, **kwargs
-        )
+        with explained_load_errors(cls, checkpoint_path, kwargs):
+            return super().load_from_checkpoint(
+                checkpoint_path, map_location=map_location, hparams_file=hparams_file, strict=strict, weights_only=weights_only, **kwargs
+            )
 
 
 def _is_classifier(class_path: str) -> bool:

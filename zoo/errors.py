@@ -20,3 +20,11 @@ class CorruptDataError(ZooError):
 
 class NonFiniteLossError(ZooError):
     """A loss became NaN or infinite; training stops before the update that would spread it."""
+
+
+class NonFiniteWeightsError(ZooError):
+    """A parameter or buffer holds NaN or inf; the checkpoint is not written, the previous one is kept."""
+
+
+class CheckpointWriteError(ZooError):
+    """A checkpoint could not be written (full disk, read-only folder, a file where the folder should be)."""

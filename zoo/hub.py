@@ -106,9 +106,19 @@ def pretrained_info(name: str) -> Pretrained:
     return _REGISTRY[name]
 
 
+CACHE_ENV = "ZOO_CACHE"
+
+
 def cache_dir() -> Path:
-    """Where downloads are kept: ``$ZOO_CACHE`` or ``~/.cache/gan-zoo``."""
-    return Path(os.environ.get("ZOO_CACHE", Path.home() / ".cache" / "gan-zoo"))
+    """Where downloads and cached real-data features are kept: ``$ZOO_CACHE`` or ``~/.cache/gan-zoo``.
+
+    An empty ``$ZOO_CACHE`` counts as unset; ``~`` is expanded; a path that is a file is refused.
+    """
+    value = os.environ.get(CACHE_ENV, "").strip()
+    path = Path(value).expanduser() if value else Path.home() / ".cache" / "gan-zoo"
+    if path.exists() and not path.is_dir():
+        raise ZooError(f"${CACHE_ENV} ({path}) is a file, not a folder; point {CACHE_ENV} at a folder or unset it")
+    return path
 
 
 def sha256_of(path: Union[str, Path]) -> str:
@@ -187,7 +197,11 @@ def load(name_or_path: Union[str, Path], map_location: Any = "cpu", **overrides:
     Loads with ``weights_only=True`` on ``map_location`` and needs no data set; ``overrides``
     replace saved hyper-parameters. The module is returned in eval mode, ready to ``sample``.
     """
+    if not isinstance(name_or_path, (str, os.PathLike)) or not str(name_or_path):
+        raise ZooError(f"zoo.load needs a registered name or a checkpoint path, got {name_or_path!r}; zoo.list_pretrained() lists {list_pretrained()}")
     path = Path(name_or_path)
+    if path.is_dir():
+        raise ZooError(f"{str(path)!r} is a folder; pass the path of a .ckpt file inside it")
     if not path.is_file():
         if str(name_or_path) not in _REGISTRY:
             raise ZooError(
