@@ -69,8 +69,9 @@ def check_savable(checkpoint: Dict[str, Any], path: Union[str, Path]) -> None:
         )
 
 
-def write_error(err: OSError, path: Union[str, Path]) -> CheckpointWriteError:
-    """One line for an ``OSError`` met while writing ``path``: the problem and the fix."""
+def write_error(err: OSError, path: Union[str, Path], during_training: bool = True) -> CheckpointWriteError:
+    """One line for an ``OSError`` met while writing ``path``: the problem and the fix (and, during
+    training, that earlier checkpoints are kept)."""
     folder = Path(path).parent
     if err.errno == errno.ENOSPC or err.errno == errno.EFBIG:
         problem = f"no space left for {Path(path).name} in {folder}"
@@ -79,12 +80,13 @@ def write_error(err: OSError, path: Union[str, Path]) -> CheckpointWriteError:
         problem = f"checkpoint folder {folder} is not writable ({err.strerror})"
         fix = "make it writable or point --trainer.default_root_dir elsewhere"
     elif err.errno in (errno.ENOTDIR, errno.EEXIST):
-        problem = f"checkpoint folder {folder} cannot be created: a file stands in its place ({err.filename})"
+        problem = f"folder {folder} cannot be created: a file stands in its place ({err.filename})"
         fix = "move that file or point --trainer.default_root_dir elsewhere"
     else:
         problem = f"could not write {path} ({err.strerror or err})"
         fix = "check the folder"
-    return CheckpointWriteError(f"{problem}; {fix}; earlier checkpoints are kept")
+    kept = "; earlier checkpoints are kept" if during_training else ""
+    return CheckpointWriteError(f"{problem}; {fix}{kept}")
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -169,7 +171,7 @@ def check_writable(folder: Union[str, Path], needed_bytes: int = 0) -> None:
             handle.flush()
             os.fsync(handle.fileno())
     except OSError as err:
-        raise write_error(err, probe) from None
+        raise write_error(err, probe, during_training=False) from None
     finally:
         try:
             probe.unlink(missing_ok=True)

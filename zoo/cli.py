@@ -191,9 +191,10 @@ class ZooCLI(LightningCLI):
         conflicts = conflicting_options(self.config[subcommand].model.get("init_args") or {}, hparams, given)
         if conflicts:
             listed = ", ".join(f"--model.init_args.{key} {mine!r} (checkpoint: {saved!r})" for key, mine, saved in conflicts)
+            verb, them = ("disagrees", "the option") if len(conflicts) == 1 else ("disagree", "the options")
             raise ZooError(
-                f"{listed} disagree with checkpoint {ckpt_path!r}, whose values the run keeps; "
-                "drop the option(s), or start a new run without --ckpt_path"
+                f"{listed} {verb} with checkpoint {ckpt_path!r}, whose values the run keeps; "
+                f"drop {them}, or start a new run without --ckpt_path"
             )
         override = {subcommand: {"model": {"class_path": f"{saved_class.__module__}.{saved_class.__qualname__}", "init_args": hparams}}}
         self.config = self.parser.parse_object(override, self.config)
