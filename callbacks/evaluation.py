@@ -80,7 +80,7 @@ class Evaluation(L.Callback):
         kid_subset_size: KID's subset size; at most the number of real and of generated samples.
         seed: seed of the IS/KID random draws and of the ``num_real`` subset (the samples
             themselves are the module's samples ``0 .. n-1``, seeded by its ``sample_seed``).
-        cache_dir: directory of cached real features (default ``$GAN_ZOO_CACHE`` or ``~/.cache/gan-zoo``).
+        cache_dir: directory of cached real features (default ``$ZOO_CACHE/real-features`` or ``~/.cache/gan-zoo/real-features``).
         modes: also log ``modes`` (classes the network predicts for at least one sample) and
             ``mode_kl`` (KL between the samples' predicted-class histogram and the real split's),
             :func:`zoo.metrics.mode_metrics`; with ``network: stacked:<MNIST classifier>`` these

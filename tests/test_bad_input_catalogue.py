@@ -1,13 +1,21 @@
 """The bad-input catalogue: each case runs through the CLI and must end with exit status 2,
 one line on stderr naming the problem, and no existing output file changed."""
 
+import functools
 import gzip
+import shutil
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 import torch
 
+import zoo
 from zoo.cli import main
+from zoo.hub import export
+
+from conftest import quiet_trainer, tiny_loader
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = str(ROOT / "configs" / "quickstart.yaml")
@@ -24,6 +32,39 @@ def pickled_code_checkpoint(path: Path) -> str:
             return (print, ("never runs",))
 
     torch.save({"state_dict": {}, "payload": Payload()}, path)
+    return str(path)
+
+
+def naming_checkpoint(path: Path, class_path=None, **hyper_parameters) -> str:
+    """A checkpoint that names ``class_path`` (the zoo's key) and the given hyper-parameters, and nothing else."""
+    checkpoint = {"state_dict": {}, "hyper_parameters": hyper_parameters}
+    if class_path is not None:
+        checkpoint["zoo"] = {"class_path": class_path}
+    torch.save(checkpoint, path)
+    return str(path)
+
+
+@functools.lru_cache(maxsize=None)
+def _trained_checkpoint() -> Path:
+    """A full checkpoint of one training step with the catalogue's model options (quickstart, widths 8)."""
+    model = zoo.GAN(img_shape=(1, 28, 28), latent_dim=64, g_width=8, d_width=8, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999))
+    trainer = quiet_trainer(max_steps=1)
+    trainer.fit(model, tiny_loader(n=4))
+    path = Path(tempfile.mkdtemp(prefix="catalogue-")) / "gan.ckpt"
+    trainer.save_checkpoint(path)
+    return path
+
+
+def trained_checkpoint(directory: Path) -> str:
+    """A copy of the shared one-step checkpoint in ``directory``."""
+    path = directory / "trained.ckpt"
+    shutil.copyfile(_trained_checkpoint(), path)
+    return str(path)
+
+
+def slim_checkpoint(directory: Path) -> str:
+    path = directory / "slim.ckpt"
+    export(_trained_checkpoint(), path)
     return str(path)
 
 
@@ -66,6 +107,32 @@ CATALOGUE = [
     ("checkpoint path that does not exist", lambda d: ["--ckpt_path", str(d / "nope.ckpt")], "does not exist"),
     ("corrupt checkpoint", lambda d: ["--ckpt_path", write(d / "corrupt.ckpt", "garbage")], "truncated or not a PyTorch checkpoint"),
     ("checkpoint carrying pickled code", lambda d: ["--ckpt_path", pickled_code_checkpoint(d / "code.ckpt")], "pickled code"),
+    # A checkpoint never chooses what is imported (`this` prints the Zen of Python when imported).
+    ("checkpoint naming a module to import", lambda d: ["--ckpt_path", naming_checkpoint(d / "this.ckpt", "this.GAN")],
+     "the zoo does not import module 'this' because a checkpoint names it; if you trust it, name it with --model this.GAN"),
+    ("checkpoint naming a module to import, with --model", lambda d: ["--model", "GAN", "--ckpt_path", naming_checkpoint(d / "this.ckpt", "this.GAN")],
+     "does not import module 'this'"),
+    ("checkpoint naming a module through Lightning's _class_path", lambda d: ["--model", "GAN", "--ckpt_path", naming_checkpoint(d / "this.ckpt", _class_path="this.GAN")],
+     "does not import module 'this'"),
+    ("checkpoint naming a module through Lightning's _instantiator", lambda d: ["--ckpt_path", naming_checkpoint(d / "this.ckpt", "zoo.gan.GAN", _instantiator="this.build")],
+     "(hyper-parameter _instantiator) names 'this.build'"),
+    ("checkpoint path that is a folder", lambda d: ["--ckpt_path", str(d)], "is a folder; pass the path of a .ckpt file inside it"),
+    ("config path that is a folder", lambda d: ["--config", str(d)], "is a folder; pass a .yaml file"),
+    ("empty config file", lambda d: ["--config", write(d / "empty.yaml", "")], "empty.yaml' is empty"),
+    ("config file that is a list", lambda d: ["--config", write(d / "list.yaml", "- model\n")], "holds a list, not sections"),
+    ("fit from a slim (weights-only) checkpoint", lambda d: ["--ckpt_path", slim_checkpoint(d)], "holds weights only"),
+    # Resuming keeps the checkpoint's hyper-parameters: options that disagree are refused, not ignored.
+    ("resume with another model class", lambda d: ["--model", "WGAN", "--ckpt_path", trained_checkpoint(d)],
+     "holds zoo.GAN, but --model names zoo.WGAN; drop --model"),
+    ("resume with another latent_dim", lambda d: ["--model.init_args.latent_dim", "16", "--ckpt_path", trained_checkpoint(d)],
+     "--model.init_args.latent_dim 16 (checkpoint: 64) disagrees with checkpoint"),
+    ("resume with another learning rate", lambda d: ["--ckpt_path", trained_checkpoint(d), "--model.init_args.lr_g", "0.001"],
+     "--model.init_args.lr_g 0.001 (checkpoint: 0.0002)"),
+    ("resume with another optimizer", lambda d: ["--model.optimizer", "rmsprop", "--ckpt_path", trained_checkpoint(d)],
+     "--model.init_args.optimizer 'rmsprop' (checkpoint: 'adam')"),
+    ("resume with two options that disagree", lambda d: ["--ckpt_path", trained_checkpoint(d), "--model.init_args.lr_g", "0.001", "--model.optimizer", "sgd"],
+     "(checkpoint: 0.0002), --model.init_args.optimizer 'sgd' (checkpoint: 'adam') disagree with checkpoint"),
+    ("checkpoint folder where a file stands", lambda d: ["--trainer.default_root_dir", write(d / "a-file", "x")], "a file stands in its place"),
     # Method-specific hyper-parameters and data.
     ("gradient penalty together with weight clipping", lambda d: ["--model", "WGAN", "--model.penalty", "gp", "--model.clip_value", "0.01"], "are alternatives"),
     ("conditional model on unlabelled data", lambda d: ["--model", "ConditionalGAN", "--data", "ToyDataModule", "--data.name", "swissroll"], "needs labelled data"),
@@ -93,6 +160,10 @@ def test_bad_input(case, extra, words, tmp_path, capsys):
     assert words in err
     assert precious.read_bytes() == b"an earlier run's checkpoint"
     assert [p.name for p in run_dir.rglob("*.ckpt")] == ["last.ckpt"]
+
+
+def test_no_case_imported_a_module_named_by_a_checkpoint():
+    assert "this" not in sys.modules
 
 
 def test_catalogue_is_large_enough():

@@ -109,3 +109,18 @@ def test_every_shipped_checkpoint_verifies_loads_and_samples(name):
         images = model.sample(4, seed=0, labels=labels)
         assert images.shape[0] == 4 and torch.isfinite(images).all()
     assert record.metrics and record.protocol
+
+
+def test_zoo_cache_empty_tilde_and_file(tmp_path, monkeypatch):
+    from zoo.metrics import default_cache_dir
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("ZOO_CACHE", "")
+    assert hub.cache_dir() == tmp_path / "home" / ".cache" / "gan-zoo"  # empty counts as unset
+    monkeypatch.setenv("ZOO_CACHE", "~/zoo-cache")
+    assert hub.cache_dir() == tmp_path / "home" / "zoo-cache"
+    assert default_cache_dir() == tmp_path / "home" / "zoo-cache" / "real-features"  # one variable for every cache
+    (tmp_path / "a-file").write_text("x")
+    monkeypatch.setenv("ZOO_CACHE", str(tmp_path / "a-file"))
+    with pytest.raises(ZooError, match=r"\$ZOO_CACHE \(.*a-file\) is a file, not a folder; point ZOO_CACHE at a folder or unset it"):
+        hub.cache_dir()

@@ -85,3 +85,14 @@ def test_signal_writes_a_checkpoint_and_exits_cleanly(sig, code, tmp_path):
         resumed = start_fit(tmp_path, "--trainer.max_epochs", str(epochs), "--ckpt_path", str(saved[0]))
         _, err = resumed.communicate(timeout=180)
         assert resumed.returncode == 0, err[-2000:]
+
+
+def test_repeated_ctrl_c_still_exits_130_with_a_checkpoint(tmp_path):
+    process = start_fit(tmp_path, "--trainer.max_epochs", "10000")
+    wait_for_first_checkpoint(tmp_path, process)
+    for _ in range(4):  # an impatient user: Ctrl-C again while the first one is being handled
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.15)
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 130, err[-2000:]
+    assert len(list(tmp_path.rglob("interrupted.ckpt"))) == 1

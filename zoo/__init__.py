@@ -5,6 +5,15 @@
 >>> images = model.sample(16, seed=0)   # (16, 1, 28, 28) in [-1, 1]
 """
 
+import os as _os
+import sys as _sys
+
+# Idle OpenMP threads that spin instead of sleeping slow every other process on a shared machine
+# many times over. The setting is read when torch loads its thread pool, so it is set here, before
+# the first torch import, and only when the user has not chosen a policy.
+if "torch" not in _sys.modules:
+    _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from zoo.base import FakeBatch, GANBatch, GANModule
 from zoo.classifier import Classifier
 from zoo.conditional import ConditionalGAN

@@ -44,7 +44,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from zoo import arguments
 from zoo.balancing import AdaptiveBalancer, balanced_batch
-from zoo.checkpoint import CHECKPOINT_KEY, read_checkpoint
+from zoo.checkpoint import CHECKPOINT_KEY, check_loads_into, explained_load_errors
 from zoo.ema import ema_with_warmup
 from zoo.errors import NonFiniteLossError, ZooError
 from zoo.latent import LatentPrior, LatentSpec, build_latent
@@ -600,13 +600,15 @@ class GANModule(L.LightningModule, metaclass=_BuildAfterInit):
         """Build ``cls`` (the class it is called on) from a checkpoint, loading with ``weights_only=True``.
 
         A checkpoint that carries pickled code, or a truncated or foreign file, is refused with
-        one line (:func:`zoo.checkpoint.read_checkpoint`). ``kwargs`` override saved hyper-parameters.
+        one line (:func:`zoo.checkpoint.check_loads_into`), and so is another zoo class's checkpoint.
+        ``kwargs`` override saved hyper-parameters; one that changes a network's shape gets one line.
         """
         if isinstance(checkpoint_path, (str, Path)):
-            read_checkpoint(checkpoint_path)  # one clear line for a bad file before Lightning reads it
-        return super().load_from_checkpoint(
-            checkpoint_path, map_location=map_location, hparams_file=hparams_file, strict=strict, weights_only=weights_only, **kwargs
-        )
+            check_loads_into(cls, checkpoint_path)  # one clear line for a bad file before Lightning reads it
+        with explained_load_errors(cls, checkpoint_path, kwargs):
+            return super().load_from_checkpoint(
+                checkpoint_path, map_location=map_location, hparams_file=hparams_file, strict=strict, weights_only=weights_only, **kwargs
+            )
 
     def on_save_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
         hparams = checkpoint.get("hyper_parameters", {})

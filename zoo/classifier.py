@@ -15,7 +15,6 @@ feature layer and a linear head; random shifts and small rotations as augmentati
 
 from __future__ import annotations
 
-import importlib
 import math
 from pathlib import Path
 from typing import Any, Dict, Optional, Sequence
@@ -26,7 +25,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from zoo.checkpoint import CHECKPOINT_KEY, read_checkpoint
+from zoo.checkpoint import (
+    CHECKPOINT_KEY,
+    check_lightning_imports,
+    explained_load_errors,
+    importable_without_running_new_code,
+    read_checkpoint,
+    resolve_saved_name,
+    saved_class_path,
+)
 from zoo.errors import ZooError
 from zoo.naming import dataset_name
 from zoo.nets.layers import Discriminator, flat_size
@@ -206,22 +213,29 @@ class Classifier(L.LightningModule):
         """Load with ``weights_only=True``; a bad file or a checkpoint of another class gets one line."""
         if isinstance(checkpoint_path, (str, Path)):
             checkpoint = read_checkpoint(checkpoint_path)
-            class_path = checkpoint.get(CHECKPOINT_KEY, {}).get("class_path", "")
+            check_lightning_imports(checkpoint, checkpoint_path)
+            class_path = saved_class_path(checkpoint) or ""
             if not _is_classifier(class_path):
                 raise ZooError(
                     f"checkpoint {str(checkpoint_path)!r} holds {class_path or 'an unknown module'}, not a zoo Classifier; "
                     "train one with: zoo fit --model Classifier --data <your datamodule>"
                 )
-        return super().load_from_checkpoint(
-            checkpoint_path, map_location=map_location, hparams_file=hparams_file, strict=strict, weights_only=weights_only, **kwargs
-        )
+        with explained_load_errors(cls, checkpoint_path, kwargs):
+            return super().load_from_checkpoint(
+                checkpoint_path, map_location=map_location, hparams_file=hparams_file, strict=strict, weights_only=weights_only, **kwargs
+            )
 
 
 def _is_classifier(class_path: str) -> bool:
-    """Whether ``class_path`` (as saved in a checkpoint) names :class:`Classifier` or a subclass."""
-    module_name, _, attr = class_path.rpartition(".")
+    """Whether ``class_path`` (as saved in a checkpoint) names :class:`Classifier` or a subclass.
+
+    Only the zoo's and already imported modules are looked at: a checkpoint never chooses what is imported.
+    """
+    module_name = class_path.rpartition(".")[0]
+    if not module_name or not importable_without_running_new_code(module_name):
+        return False
     try:
-        found = getattr(importlib.import_module(module_name), attr, None) if module_name else None
-    except ImportError:
+        found = resolve_saved_name(class_path)
+    except ZooError:
         return False
     return isinstance(found, type) and issubclass(found, Classifier)

@@ -10,12 +10,15 @@ Bad input ends with one line on stderr naming the problem and the fix, and exit 
 
 from __future__ import annotations
 
+import errno
 import importlib.abc
 import importlib.util
 import json
 import logging
 import re
+import signal
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -34,7 +37,15 @@ import zoo  # noqa: F401  (makes the modules resolvable by class name)
 import zoo.callbacks  # noqa: F401  (makes the callbacks resolvable by class name)
 import zoo.datamodules as datamodules  # (makes the datamodules resolvable by class name)
 from zoo.callbacks.interruption import CheckpointOnInterrupt
-from zoo.checkpoint import CHECKPOINT_KEY, read_checkpoint
+from zoo.checkpoint import (
+    LIGHTNING_IMPORT_KEYS,
+    check_lightning_imports,
+    public_name,
+    read_checkpoint,
+    resolve_saved_class,
+    saved_class_path,
+)
+from zoo.checkpoint_io import AtomicCheckpointIO, CheckpointFolderCheck, check_writable, write_error
 from zoo.errors import ZooError
 from zoo.ema import describe_sampling
 from zoo.metrics.evaluate import parse_metric_key
@@ -104,24 +115,42 @@ def quiet_lightning() -> None:
     logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropTips())
 
 
-# The interruption callback of the current run, read by `main` after Lightning has stopped the run.
-_INTERRUPT: List[CheckpointOnInterrupt] = []
-
-
 class ZooCLI(LightningCLI):
-    """LightningCLI with the zoo's links, checkpoint handling and a rich summary after each run."""
+    """LightningCLI with the zoo's links, checkpoint handling and a rich summary after each run.
+
+    Args:
+        interrupt: the callback that saves a checkpoint on Ctrl-C/SIGTERM; the caller keeps it to
+            report, after Lightning has stopped the run, where the checkpoint went.
+        *args, **kwargs: :class:`~lightning.pytorch.cli.LightningCLI`'s.
+    """
+
+    def __init__(self, *args, interrupt: Optional[CheckpointOnInterrupt] = None, **kwargs) -> None:
+        self.interrupt = interrupt if interrupt is not None else CheckpointOnInterrupt()
+        self.argv = list(kwargs.get("args") or [])
+        super().__init__(*args, **kwargs)
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.link_arguments("data.img_shape", "model.init_args.img_shape", apply_on="instantiate")
         parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
 
     def instantiate_trainer(self, **kwargs) -> L.Trainer:
-        """Add :class:`zoo.callbacks.CheckpointOnInterrupt` to every fit, so Ctrl-C/SIGTERM leave a resumable checkpoint,
-        and a :class:`zoo.callbacks.SampleWriter` to a predict that has no prediction writer, so it always writes."""
+        """Write checkpoints atomically (:class:`zoo.checkpoint_io.AtomicCheckpointIO`); in a fit, test
+        the checkpoint folder first and save a resumable checkpoint on Ctrl-C/SIGTERM; give a predict
+        that has no prediction writer a :class:`zoo.callbacks.SampleWriter`, so it always writes.
+
+        A ``CheckpointOnInterrupt`` named in the config gives its file name to :attr:`interrupt`,
+        which takes its place, so the run's outcome is reported from one callback.
+        """
+        trainer_config = self._get(self.config_init, "trainer", default={})
+        if not trainer_config.get("plugins"):
+            kwargs.setdefault("plugins", [AtomicCheckpointIO()])
         trainer = super().instantiate_trainer(**kwargs)
-        if self.subcommand == "fit" and not any(isinstance(c, CheckpointOnInterrupt) for c in trainer.callbacks):
-            _INTERRUPT.append(CheckpointOnInterrupt())
-            trainer.callbacks.append(_INTERRUPT[-1])
+        if self.subcommand == "fit":
+            configured = [c for c in trainer.callbacks if isinstance(c, CheckpointOnInterrupt)]
+            if configured:
+                self.interrupt.filename = configured[-1].filename
+            trainer.callbacks[:] = [c for c in trainer.callbacks if not isinstance(c, CheckpointOnInterrupt)]
+            trainer.callbacks.extend([CheckpointFolderCheck(), self.interrupt])
         if self.subcommand == "predict" and not any(isinstance(c, BasePredictionWriter) for c in trainer.callbacks):
             trainer.callbacks.append(zoo.callbacks.SampleWriter())
         return trainer
@@ -135,30 +164,58 @@ class ZooCLI(LightningCLI):
         """Rebuild the module class and hyper-parameters saved in ``--ckpt_path``.
 
         The zoo stores the class path under its own checkpoint key (see
-        :meth:`zoo.base.GANModule.on_save_checkpoint`), so this reads it from there.
+        :meth:`zoo.base.GANModule.on_save_checkpoint`), so this reads it from there. The class is
+        imported only from the zoo, from imported modules, or from the module named by ``--model``
+        or the config: a checkpoint never chooses what runs. Model options given on the command
+        line that disagree with the checkpoint are refused, not silently replaced.
         """
         if not self.config.get("subcommand"):
             return
-        ckpt_path = self.config[self.config.subcommand].get("ckpt_path")
+        subcommand = self.config.subcommand
+        ckpt_path = self.config[subcommand].get("ckpt_path")
         if not ckpt_path:
             return
         checkpoint = read_checkpoint(ckpt_path)
         hparams = dict(checkpoint.get("hyper_parameters", {}))
-        class_path = checkpoint.get(CHECKPOINT_KEY, {}).get("class_path") or hparams.pop("_class_path", None)
-        hparams.pop("_instantiator", None)
-        hparams.pop("_class_path", None)
-        # Linked arguments come from the datamodule again.
-        for linked in ("img_shape", "num_classes"):
-            hparams.pop(linked, None)
+        class_path = saved_class_path(checkpoint) or hparams.get("_class_path")
+        for key in (*LIGHTNING_IMPORT_KEYS, *LINKED_OPTIONS):
+            hparams.pop(key, None)  # linked options come from the datamodule again
         if not class_path:
             return
-        override = {self.config.subcommand: {"model": {"class_path": class_path, "init_args": hparams}}}
+        named = self.config[subcommand].model.class_path
+        named_class = resolve_saved_class(named, L.LightningModule, allowed=[named.rpartition(".")[0]], source="--model")
+        saved_class = resolve_saved_class(
+            class_path, L.LightningModule, allowed=[named.rpartition(".")[0]], source=f"checkpoint {ckpt_path!r}",
+            fix=f"if you trust it, name it with --model {class_path}",
+        )
+        if subcommand == "fit" and "optimizer_states" not in checkpoint:
+            raise ZooError(
+                f"checkpoint {ckpt_path!r} holds weights only (a slim copy for sampling), so a fit cannot resume from it; "
+                "fine-tune in Python: model = zoo.load(path); lightning.Trainer(...).fit(model, datamodule)"
+            )
+        given = model_options_given(self.argv)
+        if saved_class is not named_class and "class_path" in given:
+            raise ZooError(
+                f"checkpoint {ckpt_path!r} holds {public_name(saved_class)}, but --model names {public_name(named_class)}; "
+                "drop --model (the checkpoint names its class) or pass a checkpoint of that class"
+            )
+        conflicts = conflicting_options(self.config[subcommand].model.get("init_args") or {}, hparams, given)
+        if conflicts:
+            listed = ", ".join(f"--model.init_args.{key} {mine!r} (checkpoint: {saved!r})" for key, mine, saved in conflicts)
+            verb, them = ("disagrees", "the option") if len(conflicts) == 1 else ("disagree", "the options")
+            raise ZooError(
+                f"{listed} {verb} with checkpoint {ckpt_path!r}, whose values the run keeps; "
+                f"drop {them}, or start a new run without --ckpt_path"
+            )
+        override = {subcommand: {"model": {"class_path": f"{saved_class.__module__}.{saved_class.__qualname__}", "init_args": hparams}}}
         self.config = self.parser.parse_object(override, self.config)
 
     def _started(self) -> None:
         self._t0 = time.perf_counter()
 
     def before_fit(self) -> None:
+        # A folder that cannot be written fails here, in one line, not in a logger's traceback.
+        check_writable(self.trainer.default_root_dir)
         self._started()
 
     def before_validate(self) -> None:
@@ -183,6 +240,20 @@ class ZooCLI(LightningCLI):
 
     def after_fit(self) -> None:
         self._summary("fit")
+        self._warn_if_nothing_trained()
+
+    def _warn_if_nothing_trained(self) -> None:
+        """Say so when a fit ended without an update of some network (the exit status stays 0: the input was valid)."""
+        trainer, model = self.trainer, self.model
+        if not trainer.is_global_zero or trainer.interrupted:
+            return
+        if trainer.global_step == 0:
+            what = "this fit trained nothing: no optimizer step ran (check --trainer.max_epochs, --trainer.max_steps and --trainer.limit_train_batches)"
+        elif getattr(model, "g_step_count", None) == 0:
+            what = f"the generator was never updated ({model.d_step_count} discriminator steps, none of the generator); lower --model.init_args.n_critic or train longer"
+        else:
+            return
+        error_console.print(f"[bold yellow]zoo: warning: {what}[/]", soft_wrap=True, highlight=False)
 
     def after_validate(self) -> None:
         self._summary("validate")
@@ -301,15 +372,56 @@ def model_from_checkpoint(argv: List[str]) -> List[str]:
     """Add ``--model <saved class>`` when ``--ckpt_path`` is given and no model is named.
 
     The model is a required argument of the parser, so the class must be known before parsing;
-    its hyper-parameters are then read from the checkpoint by :meth:`ZooCLI._parse_ckpt_path`.
+    its hyper-parameters are then read from the checkpoint by :meth:`ZooCLI._parse_ckpt_path`. The
+    saved class is resolved only from the zoo and imported modules (never from a module that
+    the checkpoint names); naming it with ``--model`` is how the user vouches for another one.
     """
     ckpt_path = _option_value(argv, "--ckpt_path")
     if not argv or ckpt_path is None or _option_value(argv, "--model"):
         return argv
-    class_path = read_checkpoint(ckpt_path).get(CHECKPOINT_KEY, {}).get("class_path")
+    checkpoint = read_checkpoint(ckpt_path)
+    class_path = saved_class_path(checkpoint)
     if not class_path:
         raise ZooError(f"checkpoint {ckpt_path!r} was not written by a zoo module; name its class with --model")
+    check_lightning_imports(checkpoint, ckpt_path)
+    resolve_saved_class(class_path, L.LightningModule, source=f"checkpoint {ckpt_path!r}", fix=f"if you trust it, name it with --model {class_path}")
     return [argv[0], "--model", class_path, *argv[1:]]
+
+
+#: Model options the CLI links from the datamodule; a checkpoint's values of them are not used.
+LINKED_OPTIONS = ("img_shape", "num_classes")
+
+
+def model_options_given(argv: List[str]) -> set:
+    """Model options named on the command line: ``--model X`` gives ``class_path``,
+    ``--model.init_args.K``/``--model.K`` give ``K``."""
+    given = set()
+    for arg in argv:
+        name = arg.split("=", 1)[0]
+        if name == "--model":
+            given.add("class_path")
+        elif name.startswith("--model."):
+            key = name[len("--model."):]
+            key = key[len("init_args."):] if key.startswith("init_args.") else key
+            given.add(key.split(".")[0])
+    return given
+
+
+def _plain(value):
+    """Namespaces, tuples and lists as plain dicts and lists, so a parsed value compares with a saved one."""
+    if hasattr(value, "as_dict"):
+        value = value.as_dict()
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def conflicting_options(parsed: dict, saved: dict, given: set) -> List[tuple]:
+    """``(option, given value, saved value)`` for each option named on the command line whose value differs from the checkpoint's."""
+    parsed = _plain(parsed)
+    return [(key, parsed[key], saved[key]) for key in sorted(given) if key in parsed and key in saved and _plain(saved[key]) != parsed[key]]
 
 
 ABSTRACT_CLASSES = {"GANModule", "ZooDataModule"}
@@ -331,15 +443,21 @@ def check_config_files(argv: List[str]) -> None:
         path = argv[i + 1] if arg == "--config" and i + 1 < len(argv) else arg.split("=", 1)[1] if arg.startswith("--config=") else None
         if path is None:
             continue
+        if Path(path).is_dir():
+            raise ZooError(f"config file {path!r} is a folder; pass a .yaml file inside it (configs/ holds the shipped ones)")
         if not Path(path).is_file():
             raise ZooError(f"config file {path!r} does not exist; check the path (configs/ holds the shipped ones)")
         try:
-            yaml.safe_load(Path(path).read_text())
+            content = yaml.safe_load(Path(path).read_text())
         except yaml.YAMLError as err:
             mark = getattr(err, "problem_mark", None)
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
             problem = getattr(err, "problem", None) or "syntax error"
             raise ZooError(f"config file {path!r} is not valid YAML ({problem}{where}); fix the file") from None
+        if content is None:
+            raise ZooError(f"config file {path!r} is empty; give it sections such as model: and data: (zoo fit --print_config shows them)")
+        if not isinstance(content, dict):
+            raise ZooError(f"config file {path!r} holds a {type(content).__name__}, not sections such as model: and data:; fix the file")
 
 
 def _type_name(text: str) -> str:
@@ -402,13 +520,22 @@ def _zoo_cause(err: BaseException) -> Optional[ZooError]:
     return None
 
 
-def _interrupted(signal_name: str, code: int) -> int:
-    saved = _INTERRUPT[-1].saved_path if _INTERRUPT else None
+def _interrupted(interrupt: CheckpointOnInterrupt, signal_name: str, code: int) -> int:
+    # A further Ctrl-C must not cut this report short, nor end the process by the signal (exit -2).
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    saved = interrupt.saved_path
     if saved is not None:
         error_console.print(f"[bold yellow]zoo: stopped by {signal_name}; checkpoint saved to {saved}; resume with --ckpt_path {saved}[/]", soft_wrap=True)
+    elif interrupt.failure:
+        error_console.print(f"[bold yellow]zoo: stopped by {signal_name}; no checkpoint was written: {_one_line(interrupt.failure)}[/]", soft_wrap=True, highlight=False)
     else:
         error_console.print(f"[bold yellow]zoo: stopped by {signal_name}; no checkpoint was written[/]")
     return code
+
+
+#: ``OSError`` numbers of a folder that cannot be written: a full disk, no permission, a file in the way.
+WRITE_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EEXIST)
 
 
 def _report(err: BaseException) -> int:
@@ -428,9 +555,24 @@ def main(args: Optional[List[str]] = None) -> int:
     """Entry point of the ``zoo`` console script."""
     quiet_lightning()
     accept_legacy_class_paths()
-    _INTERRUPT.clear()
+    interrupt = CheckpointOnInterrupt()
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGINT) if on_main_thread else None
     try:
-        args = model_from_checkpoint(list(sys.argv[1:] if args is None else args))
+        return _run(list(sys.argv[1:] if args is None else args), interrupt)
+    except KeyboardInterrupt:
+        # A second Ctrl-C, while the first one was being handled.
+        return _interrupted(interrupt, "Ctrl-C", 130)
+    finally:
+        # Called from Python (`args` given), leave Ctrl-C as it was; as the program, keep ignoring it
+        # while the process shuts down, so a late Ctrl-C cannot turn exit 130 into death by SIGINT.
+        if args is not None and on_main_thread and previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _run(args: List[str], interrupt: CheckpointOnInterrupt) -> int:
+    try:
+        args = model_from_checkpoint(args)
         check_class_names(args)
         check_config_files(args)
         ZooCLI(
@@ -442,23 +584,26 @@ def main(args: Optional[List[str]] = None) -> int:
             save_config_kwargs={"overwrite": True},
             parser_kwargs={"exit_on_error": False},
             args=args,
+            interrupt=interrupt,
         )
     except (ZooError, ArgumentError) as err:
         return _report(err)
+    except KeyboardInterrupt:
+        return _interrupted(interrupt, "Ctrl-C", 130)
+    except SIGTERMException:
+        return _interrupted(interrupt, "SIGTERM", 143)
+    except SystemExit:
+        # Lightning ends a run stopped by Ctrl-C with sys.exit(1) after its callbacks have run.
+        if interrupt.saved_path is not None or interrupt.failure is not None:
+            return _interrupted(interrupt, "Ctrl-C", 130)
+        raise
     except Exception as err:
         # jsonargparse wraps errors raised while it builds the classes; report ours in one line.
         cause = _zoo_cause(err)
-        if cause is None:
-            raise
-        return _report(cause)
-    except KeyboardInterrupt:
-        return _interrupted("Ctrl-C", 130)
-    except SIGTERMException:
-        return _interrupted("SIGTERM", 143)
-    except SystemExit as exit_:
-        # Lightning ends a run stopped by Ctrl-C with sys.exit(1) after its callbacks have run.
-        if _INTERRUPT and _INTERRUPT[-1].saved_path is not None:
-            return _interrupted("Ctrl-C", 130)
+        if cause is not None:
+            return _report(cause)
+        if isinstance(err, OSError) and err.errno in WRITE_ERRNOS:
+            return _report(write_error(err, err.filename or "."))
         raise
     return 0
 

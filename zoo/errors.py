@@ -24,3 +24,11 @@ class NonFiniteLossError(ZooError):
 
 class DataPermissionError(ZooError, PermissionError):
     """A data file or folder exists but this user may not read it."""
+
+
+class NonFiniteWeightsError(ZooError):
+    """A parameter or buffer holds NaN or inf; the checkpoint is not written, the previous one is kept."""
+
+
+class CheckpointWriteError(ZooError):
+    """A checkpoint could not be written (full disk, read-only folder, a file where the folder should be)."""

@@ -15,15 +15,14 @@ whose hash does not match is deleted and refused. A cached or local file works o
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import os
+import re
 import shutil
-import sys
 import tempfile
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Union
 
@@ -31,7 +30,7 @@ import lightning as L
 import torch
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
-from zoo.checkpoint import CHECKPOINT_KEY, read_checkpoint
+from zoo.checkpoint import CHECKPOINT_KEY, read_checkpoint, resolve_saved_class, saved_class_path
 from zoo.errors import ZooError
 
 PACKAGE_WEIGHTS = Path(__file__).resolve().parent / "weights"
@@ -67,14 +66,27 @@ class Pretrained:
 _REGISTRY: Dict[str, Pretrained] = {}
 
 
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
+
+
 def register_pretrained(record: Pretrained, overwrite: bool = False) -> Pretrained:
-    """Add a record to the table (``overwrite=True`` to replace one with the same name)."""
+    """Add a record to the table (``overwrite=True`` to replace one with the same name).
+
+    The name becomes part of a file name in the cache, so it is letters, digits, ``.``, ``_`` and
+    ``-`` only (no ``/`` or ``..``); the sha256 is 64 hex digits; a ``package:`` URL names a file
+    directly inside ``zoo/weights``.
+    """
     if record.name in _REGISTRY and not overwrite:
         raise ZooError(f"a pretrained checkpoint named {record.name!r} is already registered; pass overwrite=True to replace it")
-    if len(record.sha256) != 64:
-        raise ZooError(f"pretrained {record.name!r} needs a 64-character sha256, got {record.sha256!r}")
-    _REGISTRY[record.name] = record
-    return record
+    if not isinstance(record.name, str) or not NAME_PATTERN.fullmatch(record.name) or ".." in record.name:
+        raise ZooError(f"pretrained name {record.name!r} may hold only letters, digits, '.', '_' and '-' (no '/' or '..'); rename it")
+    if not isinstance(record.sha256, str) or not SHA256_PATTERN.fullmatch(record.sha256.lower()):
+        raise ZooError(f"pretrained {record.name!r} needs a sha256 of 64 hex digits, got {record.sha256!r}; copy it from sha256sum")
+    if record.url.startswith("package:") and not NAME_PATTERN.fullmatch(record.url[len("package:"):]):
+        raise ZooError(f"pretrained {record.name!r}: {record.url!r} must name a file directly inside zoo/weights (package:<file>)")
+    _REGISTRY[record.name] = replace(record, sha256=record.sha256.lower())
+    return _REGISTRY[record.name]
 
 
 def unregister_pretrained(name: str) -> None:
@@ -94,9 +106,19 @@ def pretrained_info(name: str) -> Pretrained:
     return _REGISTRY[name]
 
 
+CACHE_ENV = "ZOO_CACHE"
+
+
 def cache_dir() -> Path:
-    """Where downloads are kept: ``$ZOO_CACHE`` or ``~/.cache/gan-zoo``."""
-    return Path(os.environ.get("ZOO_CACHE", Path.home() / ".cache" / "gan-zoo"))
+    """Where downloads and cached real-data features are kept: ``$ZOO_CACHE`` or ``~/.cache/gan-zoo``.
+
+    An empty ``$ZOO_CACHE`` counts as unset; ``~`` is expanded; a path that is a file is refused.
+    """
+    value = os.environ.get(CACHE_ENV, "").strip()
+    path = Path(value).expanduser() if value else Path.home() / ".cache" / "gan-zoo"
+    if path.exists() and not path.is_dir():
+        raise ZooError(f"${CACHE_ENV} ({path}) is a file, not a folder; point {CACHE_ENV} at a folder or unset it")
+    return path
 
 
 def sha256_of(path: Union[str, Path]) -> str:
@@ -166,15 +188,7 @@ def module_class(class_path: str) -> type:
     Only classes of the zoo or of modules the user has already imported are resolved, so a
     checkpoint cannot make ``load`` import arbitrary code.
     """
-    module_name, _, attr = class_path.rpartition(".")
-    if not module_name:
-        raise ZooError(f"checkpoint names class {class_path!r} without a module; re-save it with zoo")
-    if module_name != "zoo" and not module_name.startswith("zoo.") and module_name not in sys.modules:
-        raise ZooError(f"checkpoint needs class {class_path!r}; import {module_name} first, then load again")
-    cls = getattr(importlib.import_module(module_name), attr, None)
-    if not (isinstance(cls, type) and issubclass(cls, L.LightningModule)):
-        raise ZooError(f"checkpoint names {class_path!r}, which is not a LightningModule class")
-    return cls
+    return resolve_saved_class(class_path, L.LightningModule)
 
 
 def load(name_or_path: Union[str, Path], map_location: Any = "cpu", **overrides: Any) -> L.LightningModule:
@@ -183,7 +197,11 @@ def load(name_or_path: Union[str, Path], map_location: Any = "cpu", **overrides:
     Loads with ``weights_only=True`` on ``map_location`` and needs no data set; ``overrides``
     replace saved hyper-parameters. The module is returned in eval mode, ready to ``sample``.
     """
+    if not isinstance(name_or_path, (str, os.PathLike)) or not str(name_or_path):
+        raise ZooError(f"zoo.load needs a registered name or a checkpoint path, got {name_or_path!r}; zoo.list_pretrained() lists {list_pretrained()}")
     path = Path(name_or_path)
+    if path.is_dir():
+        raise ZooError(f"{str(path)!r} is a folder; pass the path of a .ckpt file inside it")
     if not path.is_file():
         if str(name_or_path) not in _REGISTRY:
             raise ZooError(
@@ -192,7 +210,7 @@ def load(name_or_path: Union[str, Path], map_location: Any = "cpu", **overrides:
             )
         path = fetch(str(name_or_path))
     checkpoint = read_checkpoint(path)
-    class_path = checkpoint.get(CHECKPOINT_KEY, {}).get("class_path")
+    class_path = saved_class_path(checkpoint)
     if not class_path:
         raise ZooError(f"checkpoint {str(path)!r} was not written by a zoo module; load it with YourClass.load_from_checkpoint")
     model = module_class(class_path).load_from_checkpoint(path, map_location=map_location, **overrides)

@@ -21,13 +21,11 @@ import torch
 
 from zoo.metrics.evaluate import FeatureSet
 
-CACHE_ENV = "GAN_ZOO_CACHE"
-
-
 def default_cache_dir() -> Path:
-    """``$GAN_ZOO_CACHE/real-features``, else ``~/.cache/gan-zoo/real-features``."""
-    root = os.environ.get(CACHE_ENV) or os.path.join(os.path.expanduser("~"), ".cache", "gan-zoo")
-    return Path(root) / "real-features"
+    """``real-features`` inside the zoo's cache folder (:func:`zoo.hub.cache_dir`: ``$ZOO_CACHE``, else ``~/.cache/gan-zoo``)."""
+    from zoo.hub import cache_dir  # the hub imports Lightning; the metrics need it only here
+
+    return cache_dir() / "real-features"
 
 
 @dataclass(frozen=True)
