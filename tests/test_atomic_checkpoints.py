@@ -2,6 +2,7 @@
 disk or an unwritable folder ends with one line while the last good checkpoint stays."""
 
 import errno
+import multiprocessing
 import os
 import random
 import shutil
@@ -84,14 +85,14 @@ def test_exploding_weights_warn():
 
 
 # ---------------------------------------------------------------- kill -9 while writing
-def write_forever(path: Path, ready: int) -> None:
-    """Write checkpoints whose 8 MiB of tensors all equal their version number, announcing the first on ``ready``."""
+def write_forever(path: Path, ready) -> None:
+    """Write checkpoints whose 8 MiB of tensors all equal their version number, setting ``ready`` after the first."""
     io = AtomicCheckpointIO()
     for version in range(1, 1 << 30):
         state = {f"w{i}": torch.full((1 << 18,), float(version)) for i in range(8)}
         io.save_checkpoint({"state_dict": state, "version": version}, path)
         if version == 1:
-            os.write(ready, b"1")
+            ready.set()
 
 
 def test_kill_9_while_writing_to_tmpfs_never_leaves_a_partial_checkpoint(tmp_path):
@@ -103,19 +104,17 @@ def test_kill_9_while_writing_to_tmpfs_never_leaves_a_partial_checkpoint(tmp_pat
     rng = random.Random(0)
     try:
         versions = []
+        # A spawned writer, not a forked one: a fork of a process whose OpenMP pool is running can
+        # deadlock in the child's first parallel torch op.
+        context = multiprocessing.get_context("spawn")
         for _ in range(8):
-            ready, announce = os.pipe()
-            pid = os.fork()
-            if pid == 0:  # the writer: killed by the parent, never returns
-                try:
-                    write_forever(folder / "last.ckpt", announce)
-                finally:
-                    os._exit(1)
-            os.read(ready, 1)
+            ready = context.Event()
+            writer = context.Process(target=write_forever, args=(folder / "last.ckpt", ready), daemon=True)
+            writer.start()
+            assert ready.wait(120), "the writer never wrote its first checkpoint"
             time.sleep(rng.uniform(0.0, 0.3))
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            os.close(ready), os.close(announce)
+            os.kill(writer.pid, signal.SIGKILL)
+            writer.join()
             checkpoint = torch.load(folder / "last.ckpt", weights_only=True)
             version = checkpoint["version"]
             assert all(torch.equal(t, torch.full_like(t, float(version))) for t in checkpoint["state_dict"].values())
