@@ -242,3 +242,11 @@ def test_ema_warmup_reaches_the_configured_decay():
     assert warmup_decay(0.999, 0) == pytest.approx(0.1)
     assert warmup_decay(0.99, 10) == pytest.approx(11 / 20)
     assert warmup_decay(0.9, 79) < 0.9 and warmup_decay(0.9, 80) == 0.9
+
+
+def test_adam_eps_reaches_both_optimizers_and_bad_values_are_refused(tiny_gan_kwargs):
+    model = zoo.GAN(adam_eps=1e-4, **tiny_gan_kwargs)
+    for optimizer in model.configure_optimizers():
+        assert optimizer.param_groups[0]["eps"] == 1e-4 and optimizer.defaults["fused"]
+    with pytest.raises(ZooError, match="adam_eps must be positive"):
+        zoo.GAN(adam_eps=0.0, **tiny_gan_kwargs)

@@ -153,6 +153,9 @@ class GANModule(L.LightningModule, metaclass=_BuildAfterInit):
         lr_g: generator learning rate.
         lr_d: discriminator learning rate.
         betas: Adam's betas (ignored by the other optimizers).
+        adam_eps: Adam's epsilon, added to ``sqrt(v_hat)`` (torch's form). The Theano code of Improved
+            GAN adds 1e-8 inside the square root, which floors the denominator at 1e-4: ``adam_eps: 1e-4``
+            gives that floor.
         n_critic: discriminator steps per generator round.
         g_steps: generator steps per round.
         lr_schedule: ``None`` for constant rates, or ``linear_decay`` (linear decay to zero, per epoch).
@@ -187,6 +190,7 @@ class GANModule(L.LightningModule, metaclass=_BuildAfterInit):
         lr_g: float = 2e-4,
         lr_d: float = 2e-4,
         betas: Tuple[float, float] = (0.5, 0.999),
+        adam_eps: float = 1e-8,
         n_critic: int = 1,
         g_steps: int = 1,
         lr_schedule: Optional[Literal["linear_decay"]] = None,
@@ -206,7 +210,7 @@ class GANModule(L.LightningModule, metaclass=_BuildAfterInit):
         received = dict(
             img_shape=tuple(img_shape), num_classes=num_classes, latent_dim=latent_dim, latent=latent, generator=generator,
             discriminator=discriminator, g_width=g_width, d_width=d_width, optimizer=optimizer, lr_g=lr_g, lr_d=lr_d,
-            betas=betas, n_critic=n_critic, g_steps=g_steps, lr_schedule=lr_schedule, lr_decay_start=lr_decay_start,
+            betas=betas, adam_eps=adam_eps, n_critic=n_critic, g_steps=g_steps, lr_schedule=lr_schedule, lr_decay_start=lr_decay_start,
             ema_decay=ema_decay, d_ema_rate=d_ema_rate, num_sample_images=num_sample_images, sample_seed=sample_seed,
             balancing=balancing,
         )
@@ -235,6 +239,7 @@ class GANModule(L.LightningModule, metaclass=_BuildAfterInit):
             (hp.n_critic >= 1, f"n_critic must be >= 1, got {hp.n_critic}"),
             (hp.g_steps >= 1, f"g_steps must be >= 1, got {hp.g_steps}"),
             (hp.lr_g > 0 and hp.lr_d > 0, f"learning rates must be positive, got lr_g={hp.lr_g}, lr_d={hp.lr_d}"),
+            (hp.get("adam_eps", 1e-8) > 0, f"adam_eps must be positive, got {hp.get('adam_eps')}"),
             (hp.ema_decay is None or 0.0 < hp.ema_decay < 1.0, f"ema_decay must be in (0, 1), got {hp.ema_decay}"),
             (hp.d_ema_rate is None or 0.0 < hp.d_ema_rate <= 1.0, f"d_ema_rate must be in (0, 1], got {hp.d_ema_rate}"),
             (0.0 <= hp.lr_decay_start < 1.0, f"lr_decay_start must be in [0, 1), got {hp.lr_decay_start}"),
@@ -465,7 +470,7 @@ class GANModule(L.LightningModule, metaclass=_BuildAfterInit):
         if hp.optimizer == "adam":
             # torch's fused Adam (one kernel over all tensors) computes the same update as the
             # per-tensor loop many times faster on CPU, where that loop is a large share of a step.
-            return torch.optim.Adam(params, lr=lr, betas=tuple(hp.betas), fused=_fused_available(params))
+            return torch.optim.Adam(params, lr=lr, betas=tuple(hp.betas), eps=hp.get("adam_eps", 1e-8), fused=_fused_available(params))
         if hp.optimizer == "rmsprop":
             return torch.optim.RMSprop(params, lr=lr)
         if hp.optimizer == "sgd":
