@@ -224,3 +224,10 @@ def test_saturating_generator_loss_is_minus_softplus_of_logsumexp():
     s = torch.logsumexp(logits, dim=1)
     expected = -torch.log1p(torch.exp(s)).mean()  # log(1 - D) with D = sigmoid(s)
     assert losses.ssl_saturating_loss_g(logits).item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_norm_last_variant_puts_batch_norm_after_softplus_and_initialises_the_output_from_data():
+    g = build_generator({"name": "improved_mnist", "norm_last": True}, (1, 28, 28), 100, 500)
+    assert [type(m) for m in g.net[:3]] == [nn.Linear, nn.Softplus, nn.BatchNorm1d]
+    assert g.net[0].bias is not None and g.net[2].weight is None
+    assert weight_norm_data_init(g, torch.rand(64, 100)) == 1  # the output layer, as D's layers
