@@ -100,7 +100,7 @@ def run_seed(args: argparse.Namespace, seed: int, record: Dict[str, Any], out: P
     from zoo.datamodules import MNISTDataModule
 
     torch.set_num_threads(args.threads)
-    config = yaml.safe_load(CONFIG.read_text())
+    config = yaml.safe_load(Path(args.config).read_text())
     model_args = copy.deepcopy(config["model"]["init_args"])
     data_args = {**config["data"]["init_args"], "data_dir": args.data_dir, "num_workers": 0}
     name = f"{'supervised' if args.baseline else 'ssl'}_seed{seed}"
@@ -159,6 +159,13 @@ def run_seed(args: argparse.Namespace, seed: int, record: Dict[str, Any], out: P
     return run
 
 
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
 def summarise(run: Dict[str, Any]) -> None:
     epochs: List[Dict[str, Any]] = run["epochs"]
     best = min(epochs, key=lambda e: e["test_errors"])
@@ -177,17 +184,24 @@ def main() -> int:
     parser.add_argument("--baseline", action="store_true", help="the supervised-only baseline (same D, labelled loss only)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--state-dir", default="~/.cache/gan-zoo/benchmarks/ssl_mnist", help="where each seed's last.ckpt is kept for resuming")
-    parser.add_argument("--out", default="ssl_mnist")
+    parser.add_argument("--config", default=str(CONFIG), help="the Improved GAN config to run (default: the official recipe)")
+    parser.add_argument("--out", default=None, help="results name (default: ssl_mnist, or ssl_mnist_<config name> for another config)")
     parser.add_argument("--results-dir", default=str(RESULTS), help="where <out>.json and <out>.png go")
     args = parser.parse_args()
     raw = Path(args.data_dir) / "MNIST" / "raw"
     if not (raw / "train-images-idx3-ubyte").is_file() and not (raw / "train-images-idx3-ubyte.gz").is_file():
         print(f"ssl_mnist: skipped, no MNIST IDX files in {raw} (pass --data-dir, the folder holding MNIST/raw)")
         return 0
+    config = Path(args.config).resolve()
+    if not config.is_file():
+        print(f"ssl_mnist: no config file {args.config}; pass --config path/to/config.yaml", file=sys.stderr)
+        return 2
+    if args.out is None:
+        args.out = "ssl_mnist" if config == CONFIG.resolve() else f"ssl_mnist_{config.stem.removeprefix('mnist_ssl_')}"
     out = Path(args.results_dir) / f"{args.out}.json"
     record = load_record(out)
     record.update({"protocol": "full MNIST, 60,000 train / 10,000 test, 100 labels (labelled-subset seed 0), test errors of D's moving average after every epoch",
-                   "config": str(CONFIG.relative_to(ROOT)), "paper_test_errors": PAPER_ERRORS})
+                   "config": _shown(config), "paper_test_errors": PAPER_ERRORS})
     for seed in args.seeds:
         run = run_seed(args, seed, record, out)
         print(f"{run['kind']} seed {seed}: {run.get('final_test_errors')} errors after {run.get('epochs_done')} epochs "

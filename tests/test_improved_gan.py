@@ -162,7 +162,7 @@ def test_unsupervised_use_with_every_technique():
     assert model.realness(torch.zeros(3, 1, 28, 28)).shape == (3,)
 
 
-@pytest.mark.parametrize("name, shape", [("mnist_ssl", (1, 28, 28)), ("cifar10_ssl", (3, 32, 32)), ("embedded_mnist_ssl", (1, 28, 28))])
+@pytest.mark.parametrize("name, shape", [("mnist_ssl", (1, 28, 28)), ("mnist_ssl_softplus", (1, 28, 28)), ("cifar10_ssl", (3, 32, 32)), ("embedded_mnist_ssl", (1, 28, 28))])
 def test_configs_build_the_paper_architectures(name, shape):
     config = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())
     assert config["model"]["class_path"] == "zoo.ImprovedGAN"

@@ -231,3 +231,23 @@ def test_norm_last_variant_puts_batch_norm_after_softplus_and_initialises_the_ou
     assert [type(m) for m in g.net[:3]] == [nn.Linear, nn.Softplus, nn.BatchNorm1d]
     assert g.net[0].bias is not None and g.net[2].weight is None
     assert weight_norm_data_init(g, torch.rand(64, 100)) == 1  # the output layer, as D's layers
+
+
+def test_softplus_output_variant_keeps_the_official_blocks_and_only_swaps_the_output_nonlinearity():
+    torch.manual_seed(0)
+    sigmoid = build_generator({"name": "improved_mnist"}, (1, 28, 28), 100, 500)
+    torch.manual_seed(0)
+    softplus = build_generator({"name": "improved_mnist", "output": "softplus"}, (1, 28, 28), 100, 500)
+    z = torch.rand(16, 100)
+    activation = softplus.net(z)
+    assert torch.equal(activation, sigmoid.net(z))  # same layers, same init
+    assert torch.allclose(softplus(z).flatten(1), 2 * nn.functional.softplus(activation) - 1)
+    assert torch.allclose(sigmoid(z).flatten(1), 2 * torch.sigmoid(activation) - 1)
+    with torch.no_grad():  # unbounded above: a large activation gives pixels past the sigmoid's ceiling of 1
+        softplus.net[-1].bias.fill_(3.0)
+    assert softplus(z).max() > 1.0
+
+
+def test_unknown_generator_output_is_refused_with_the_choices():
+    with pytest.raises(zoo.ZooError, match="unknown improved_mnist generator output 'tanh'; choose one of sigmoid, softplus"):
+        build_generator({"name": "improved_mnist", "output": "tanh"}, (1, 28, 28), 100, 500)

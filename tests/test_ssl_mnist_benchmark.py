@@ -45,3 +45,16 @@ def test_records_each_epoch_and_resumes_from_the_last_checkpoint(tmp_path):
     assert run_record["epochs_done"] == 2
     assert run_record["best_test_errors"] == min(e["test_errors"] for e in run_record["epochs"])
     assert (tmp_path / "smoke.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_another_config_runs_under_its_own_results_name(tmp_path):
+    write_mnist(str(tmp_path / "data"), (random_images(100, (1, 28, 28), 0), balanced_labels(10)), (random_images(20, (1, 28, 28), 1), balanced_labels(2)))
+    config = ROOT / "configs" / "improved_gan" / "mnist_ssl_softplus.yaml"
+    common = ["--data-dir", str(tmp_path / "data"), "--results-dir", str(tmp_path), "--state-dir", str(tmp_path / "state")]
+    result = run("--epochs", "1", "--config", str(config), *common)
+    assert result.returncode == 0, result.stderr[-2000:]
+    record = json.loads((tmp_path / "ssl_mnist_softplus.json").read_text())
+    assert record["config"] == "configs/improved_gan/mnist_ssl_softplus.yaml"
+    assert record["runs"]["ssl_seed1"]["epochs_done"] == 1
+    missing = run("--config", str(tmp_path / "absent.yaml"), *common)
+    assert missing.returncode == 2 and "no config file" in missing.stderr
