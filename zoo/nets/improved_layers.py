@@ -15,12 +15,9 @@ Weight normalisation (Salimans & Kingma 2016) is torch's
 
 from __future__ import annotations
 
-from typing import List, Optional
-
 import torch
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
-from torch.nn.utils.parametrizations import _WeightNorm
 
 from zoo.errors import ZooError
 
@@ -168,9 +165,9 @@ class VirtualBatchNorm(nn.Module):
         return f"{self.num_features}, eps={self.eps}"
 
 
-def replace_batch_norm(network: nn.Module) -> List[VirtualBatchNorm]:
+def replace_batch_norm(network: nn.Module) -> list[VirtualBatchNorm]:
     """Replace every ``BatchNorm1d/2d`` of ``network`` in place by a :class:`VirtualBatchNorm` (same affine)."""
-    replaced: List[VirtualBatchNorm] = []
+    replaced: list[VirtualBatchNorm] = []
     for name, child in list(network.named_children()):
         if isinstance(child, (nn.BatchNorm1d, nn.BatchNorm2d)):
             vbn = VirtualBatchNorm(child.num_features, eps=child.eps, affine=child.affine)
@@ -211,16 +208,26 @@ class VirtualBatchGenerator(nn.Module):
         return out[self.reference.shape[0]:]
 
 
-def _weight_norm_gain(module: nn.Module) -> Optional[Tensor]:
+def is_weight_norm(parametrized: nn.Module) -> bool:
+    """Whether a parametrized tensor (``module.parametrizations.<name>``) is torch's weight norm alone.
+
+    :func:`torch.nn.utils.parametrizations.weight_norm` keeps the gain and the direction as the two
+    documented originals ``original0`` (``g``) and ``original1`` (``v``); spectral norm and the other
+    single-input parametrizations keep one ``original``.
+    """
+    return len(parametrized) == 1 and hasattr(parametrized, "original0") and hasattr(parametrized, "original1")
+
+
+def _weight_norm_gain(module: nn.Module) -> Tensor | None:
     """The gain ``g`` of a layer under torch's weight-norm parametrization, else ``None``."""
-    if not parametrize.is_parametrized(module, "weight"):
-        return None
-    if not any(isinstance(p, _WeightNorm) for p in module.parametrizations.weight):
+    if not parametrize.is_parametrized(module, "weight") or not is_weight_norm(module.parametrizations.weight):
         return None
     return module.parametrizations.weight.original0
 
 
-def weight_norm_layer(layer: nn.Module, init_std: float, *, gain: float = 1.0, train_gain: bool = True, data_init_scale: Optional[float] = 1.0, dim: int = 0) -> nn.Module:
+def weight_norm_layer(
+    layer: nn.Module, init_std: float, *, gain: float = 1.0, train_gain: bool = True, data_init_scale: float | None = 1.0, dim: int = 0
+) -> nn.Module:
     """A weight-normalised layer as the official Improved GAN code builds it: ``w = g v / ||v||``.
 
     ``v ~ N(0, init_std)`` (0.1 for the MNIST dense layers, 0.05 elsewhere), ``g`` starts at
@@ -242,7 +249,7 @@ def weight_norm_layer(layer: nn.Module, init_std: float, *, gain: float = 1.0, t
     return layer
 
 
-def frozen_parameters(network: nn.Module) -> List[nn.Parameter]:
+def frozen_parameters(network: nn.Module) -> list[nn.Parameter]:
     """Parameters with ``requires_grad=False`` (the frozen weight-norm gains): no optimizer updates them."""
     return [p for p in network.parameters() if not p.requires_grad]
 
@@ -277,7 +284,7 @@ def weight_norm_data_init(network: nn.Module, *inputs: Tensor, scale: float = 1.
         shape = [1, -1] + [1] * (output.dim() - 2)
         return (output - mean.view(shape)) * factor.view(shape)
 
-    def minibatch_hook(module: "MinibatchDiscrimination", args, output: Tensor) -> Tensor:
+    def minibatch_hook(module: MinibatchDiscrimination, args, output: Tensor) -> Tensor:
         done.append(module)
         return module.data_init(args[0])
 
