@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from typing import Optional, Protocol, Union
+from typing import Protocol
 
 import lightning as L
 import torch
@@ -35,7 +35,7 @@ class LazyImages(Protocol):
     def __getitem__(self, index: Tensor) -> Tensor: ...
 
 
-ImageSource = Union[Tensor, LazyImages]
+ImageSource = Tensor | LazyImages
 
 
 #: The splits a datamodule serves real images of.
@@ -44,7 +44,7 @@ SPLITS = ("train", "val", "test")
 SERVING_SETTINGS = ("batch_size", "num_workers", "download", "labeled_batch_size", "num_labels", "predict_size")
 
 
-def _positive(name: str, value: Optional[int], minimum: int = 1) -> None:
+def _positive(name: str, value: int | None, minimum: int = 1) -> None:
     if value is not None and value < minimum:
         raise ZooError(f"{name}={value} must be at least {minimum}")
 
@@ -90,12 +90,12 @@ class ZooDataModule(L.LightningDataModule):
         num_workers: int = 0,
         download: bool = False,
         val_size: int = 0,
-        num_labels: Optional[int] = None,
-        labeled_batch_size: Optional[int] = None,
-        limit_per_class: Optional[int] = None,
-        limit: Optional[int] = None,
+        num_labels: int | None = None,
+        labeled_batch_size: int | None = None,
+        limit_per_class: int | None = None,
+        limit: int | None = None,
         seed: int = 0,
-        image_size: Optional[int] = None,
+        image_size: int | None = None,
         hflip: bool = False,
         predict_size: int = 0,
     ) -> None:
@@ -125,14 +125,14 @@ class ZooDataModule(L.LightningDataModule):
         self.image_size = image_size
         self.hflip = hflip
         self.predict_size = predict_size
-        self.train_set: Optional[InMemoryDataset] = None
-        self.val_set: Optional[InMemoryDataset] = None
-        self.test_set: Optional[InMemoryDataset] = None
-        self.labeled_set: Optional[InMemoryDataset] = None
+        self.train_set: InMemoryDataset | None = None
+        self.val_set: InMemoryDataset | None = None
+        self.test_set: InMemoryDataset | None = None
+        self.labeled_set: InMemoryDataset | None = None
         # Indices into the loaded training split, kept so runs can report and reproduce them.
-        self.train_indices: Optional[Tensor] = None
-        self.val_indices: Optional[Tensor] = None
-        self.labeled_indices: Optional[Tensor] = None
+        self.train_indices: Tensor | None = None
+        self.val_indices: Tensor | None = None
+        self.labeled_indices: Tensor | None = None
 
     # ----- what a subclass provides -------------------------------------------------------
 
@@ -165,14 +165,14 @@ class ZooDataModule(L.LightningDataModule):
 
     # ----- Lightning hooks ------------------------------------------------------------------
 
-    def setup(self, stage: Optional[str] = None) -> None:
+    def setup(self, stage: str | None = None) -> None:
         """Load the splits that ``stage`` needs (once; later calls reuse them)."""
         if stage in (None, "fit", "validate") and self.train_set is None:
             self._setup_train()
         if stage in (None, "test") and self.test_set is None:
             self._setup_test()
 
-    def train_dataloader(self) -> Union[DataLoader, CombinedLoader]:
+    def train_dataloader(self) -> DataLoader | CombinedLoader:
         """Shuffled ``(x, y)`` batches, or the semi-supervised pair when ``num_labels`` is set."""
         if self.train_set is None:
             self.setup("fit")
@@ -188,7 +188,7 @@ class ZooDataModule(L.LightningDataModule):
         labeled = self._loader(self.labeled_set, self.labeled_batch_size, sampler=sampler, drop_last=True)
         return CombinedLoader({"labeled": labeled, "unlabeled": unlabeled}, mode="max_size_cycle")
 
-    def val_dataloader(self) -> Union[DataLoader, list]:
+    def val_dataloader(self) -> DataLoader | list:
         """``(x, y)`` batches of the held-out split; an empty list (no validation) if val_size is 0."""
         if self.train_set is None:
             self.setup("validate")
@@ -256,7 +256,7 @@ class ZooDataModule(L.LightningDataModule):
         batch_size: int,
         shuffle: bool = False,
         drop_last: bool = False,
-        sampler: Optional[RandomSampler] = None,
+        sampler: RandomSampler | None = None,
     ) -> DataLoader:
         return DataLoader(
             dataset,
@@ -299,7 +299,7 @@ class ZooDataModule(L.LightningDataModule):
         pool = self._apply_limits(pool, labels)
         x, y = self._materialise(source, pool), labels[pool]
         if self.num_labels is not None:
-            picked = self._labelled_positions(y)
+            picked = self._labeled_positions(y)
             self.labeled_indices = pool[picked]
             self.labeled_set = InMemoryDataset(x[picked], y[picked])
         if self.hflip:
@@ -340,7 +340,7 @@ class ZooDataModule(L.LightningDataModule):
         )
         return pool[picked]
 
-    def _labelled_positions(self, labels: Tensor) -> Tensor:
+    def _labeled_positions(self, labels: Tensor) -> Tensor:
         """Positions (in the training pool) of the balanced labelled subset."""
         assert self.num_labels is not None
         classes = self.num_classes

@@ -8,7 +8,6 @@ Every function returns sorted int64 index tensors.
 from __future__ import annotations
 
 import zlib
-from typing import Optional
 
 import torch
 from torch import Tensor
@@ -33,8 +32,8 @@ def _generator(seed: int) -> torch.Generator:
 
 def class_counts(labels: Tensor, num_classes: int) -> Tensor:
     """Number of examples of each class 0..num_classes-1 (unlabelled -1 entries are ignored)."""
-    labelled = labels[labels >= 0]
-    return torch.bincount(labelled, minlength=num_classes)[:num_classes]
+    labeled = labels[labels >= 0]
+    return torch.bincount(labeled, minlength=num_classes)[:num_classes]
 
 
 def random_subset(n: int, size: int, seed: int, *, arg: str = "size") -> Tensor:
@@ -85,9 +84,9 @@ def balanced_subset(
     labels: Tensor,
     per_class: int,
     seed: int,
-    exclude: Optional[Tensor] = None,
+    exclude: Tensor | None = None,
     *,
-    num_classes: Optional[int] = None,
+    num_classes: int | None = None,
 ) -> Tensor:
     """``per_class`` random indices of every class 0..num_classes-1, none of them in ``exclude``.
 

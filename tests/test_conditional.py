@@ -6,14 +6,13 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import quiet_trainer, short_cli_fit, tiny_loader
 
 import zoo
 from zoo.cli import main
 from zoo.errors import ZooError
 from zoo.nets.conditional import CBNGenerator, ConcatDiscriminator, ProjectionDiscriminator
 from zoo.refine import refine
-
-from conftest import quiet_trainer, short_cli_fit, tiny_loader
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(img_shape=(1, 28, 28), latent_dim=8, g_width=8, d_width=8, num_sample_images=4, num_classes=10)
@@ -123,7 +122,7 @@ def test_bad_options_are_refused(kwargs, words):
         zoo.ConditionalGAN(**options)
 
 
-def test_unlabelled_data_is_refused():
+def test_unlabeled_data_is_refused():
     with pytest.raises(ZooError, match="labelled training data"):
         quiet_trainer(max_epochs=1).fit(model(), tiny_loader(n=4, labels=False))
 

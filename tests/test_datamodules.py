@@ -18,6 +18,16 @@ from torch.utils.data import DataLoader
 from torchvision.datasets import CIFAR10, MNIST, STL10
 
 import zoo.datamodules.embedded_mnist as embedded
+from tests.datafiles import (
+    balanced_labels,
+    random_images,
+    truncate,
+    write_cifar10,
+    write_image_folder,
+    write_mnist,
+    write_quickdraw,
+    write_stl10,
+)
 from zoo.datamodules import (
     CIFAR10DataModule,
     EmbeddedMNISTDataModule,
@@ -31,16 +41,6 @@ from zoo.datamodules.dataset import InMemoryDataset, passthrough
 from zoo.datamodules.images import resize_images, shrink_binary, to_unit_range
 from zoo.datamodules.sketch_readers import QuickDrawRows
 from zoo.datamodules.subsets import balanced_subset, derive_seed, random_subset, stratified_split
-from tests.datafiles import (
-    balanced_labels,
-    random_images,
-    truncate,
-    write_cifar10,
-    write_image_folder,
-    write_mnist,
-    write_quickdraw,
-    write_stl10,
-)
 from zoo.errors import CorruptDataError, DataNotFoundError, ZooError
 
 
@@ -179,14 +179,14 @@ def test_train_loader_shuffles_drops_last_and_spans_exactly_minus_one_to_one():
     assert len(dm.test_dataloader().dataset) == 30
 
 
-def test_semi_supervised_batches_cycle_the_balanced_labelled_subset():
+def test_semi_supervised_batches_cycle_the_balanced_labeled_subset():
     torch.manual_seed(0)
     dm = IndexedDataModule(val_size=20, num_labels=20, labeled_batch_size=8, batch_size=18, seed=1)
     loader = dm.train_dataloader()
     assert isinstance(loader, L.pytorch.utilities.CombinedLoader)
-    labelled = set(dm.labeled_indices.tolist())
-    assert len(labelled) == 20 and torch.bincount(dm.labeled_set.y).tolist() == [2] * 10
-    assert labelled <= set(dm.train_indices.tolist()) and labelled.isdisjoint(dm.val_indices.tolist())
+    labeled = set(dm.labeled_indices.tolist())
+    assert len(labeled) == 20 and torch.bincount(dm.labeled_set.y).tolist() == [2] * 10
+    assert labeled <= set(dm.train_indices.tolist()) and labeled.isdisjoint(dm.val_indices.tolist())
     seen, steps = [], 0
     for batch, _, _ in loader:
         x, y = batch["labeled"]
@@ -195,8 +195,8 @@ def test_semi_supervised_batches_cycle_the_balanced_labelled_subset():
         seen += decode(x).tolist()
         steps += 1
     assert steps == 180 // 18  # one epoch of the unlabelled split
-    assert set(seen) == labelled and len(seen) == 80  # 20 labels cycled over 10 batches
-    assert set(seen[:20]) == labelled  # each pass shows every labelled example before repeating
+    assert set(seen) == labeled and len(seen) == 80  # 20 labels cycled over 10 batches
+    assert set(seen[:20]) == labeled  # each pass shows every labelled example before repeating
     same = IndexedDataModule(val_size=20, num_labels=20, seed=1)
     same.setup("fit")
     other = IndexedDataModule(val_size=20, num_labels=20, seed=2)
@@ -205,7 +205,7 @@ def test_semi_supervised_batches_cycle_the_balanced_labelled_subset():
     assert not torch.equal(other.labeled_indices, dm.labeled_indices)
 
 
-def test_labelled_subset_smaller_than_a_batch_is_repeated():
+def test_labeled_subset_smaller_than_a_batch_is_repeated():
     dm = IndexedDataModule(num_labels=10, batch_size=50)
     x, y = first_batch(dm.train_dataloader())[0]["labeled"]
     assert x.shape[0] == 50 and set(decode(x).tolist()) == set(dm.labeled_indices.tolist())

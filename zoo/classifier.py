@@ -16,8 +16,9 @@ feature layer and a linear head; random shifts and small rotations as augmentati
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence
+from typing import Any
 
 import lightning as L
 import torch
@@ -78,7 +79,7 @@ def classifier_network(img_shape: Sequence[int], num_classes: int, width: int, f
     return Discriminator(body, feature_dim=feature_dim, out_dim=num_classes, norm="none")
 
 
-def random_shift_rotate(x: Tensor, max_shift: float, max_degrees: float, generator: Optional[torch.Generator] = None) -> Tensor:
+def random_shift_rotate(x: Tensor, max_shift: float, max_degrees: float, generator: torch.Generator | None = None) -> Tensor:
     """Per-image random translation (up to ``max_shift`` pixels) and rotation (up to ``max_degrees``).
 
     One affine warp per image through ``F.affine_grid``/``F.grid_sample``; the border is filled
@@ -117,7 +118,7 @@ class Classifier(L.LightningModule):
         lr: float = 3e-3,
         weight_decay: float = 1e-4,
         augment: bool = True,
-        name: Optional[str] = None,
+        name: str | None = None,
     ) -> None:
         super().__init__()
         if num_classes < 2:
@@ -127,7 +128,7 @@ class Classifier(L.LightningModule):
         self.save_hyperparameters()
         self.img_shape = tuple(int(s) for s in img_shape)
         self.network = classifier_network(self.img_shape, num_classes, width, feature_dim)
-        self.trained_on: Optional[str] = None
+        self.trained_on: str | None = None
         self.train_accuracy = MulticlassAccuracy(num_classes, average="micro")
         self.val_accuracy = MulticlassAccuracy(num_classes, average="micro")
         self.test_accuracy = MulticlassAccuracy(num_classes, average="micro")
@@ -150,7 +151,7 @@ class Classifier(L.LightningModule):
         return self.network(x)
 
     # ------------------------------------------------------------------ steps
-    def _labelled(self, batch: Any) -> tuple[Tensor, Tensor]:
+    def _labeled(self, batch: Any) -> tuple[Tensor, Tensor]:
         if isinstance(batch, dict):  # semi-supervised datamodules: train on the labelled part
             batch = batch["labeled"]
         if not isinstance(batch, (tuple, list)) or len(batch) < 2:
@@ -159,8 +160,8 @@ class Classifier(L.LightningModule):
         keep = y >= 0
         return x[keep], y[keep]
 
-    def _step(self, batch: Any, stage: str, accuracy: MulticlassAccuracy) -> Optional[Tensor]:
-        x, y = self._labelled(batch)
+    def _step(self, batch: Any, stage: str, accuracy: MulticlassAccuracy) -> Tensor | None:
+        x, y = self._labeled(batch)
         if len(y) == 0:
             return None
         if stage == "train" and self.hparams.augment and x.dim() == 4:
@@ -172,7 +173,7 @@ class Classifier(L.LightningModule):
         self.log(f"{stage}/acc", accuracy, prog_bar=True, on_step=False, on_epoch=True, batch_size=len(y))
         return loss
 
-    def training_step(self, batch: Any, batch_idx: int) -> Optional[Tensor]:
+    def training_step(self, batch: Any, batch_idx: int) -> Tensor | None:
         return self._step(batch, "train", self.train_accuracy)
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
@@ -199,13 +200,13 @@ class Classifier(L.LightningModule):
         if datamodule is not None:
             self.trained_on = dataset_name(datamodule)
 
-    def on_save_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         hparams = checkpoint.get("hyper_parameters", {})
         hparams.pop("_instantiator", None)
         hparams.pop("_class_path", None)
         checkpoint[CHECKPOINT_KEY] = {"class_path": f"{type(self).__module__}.{type(self).__qualname__}", "trained_on": self.trained_on}
 
-    def on_load_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.trained_on = checkpoint.get(CHECKPOINT_KEY, {}).get("trained_on")
 
     @classmethod

@@ -140,7 +140,7 @@ def ssl_unsupervised_loss_d(real_logits: Tensor, fake_logits: Tensor, real_targe
 
 def ssl_nonsaturating_loss_g(fake_logits: Tensor) -> Tensor:
     """The ordinary adversarial generator loss on a K+1 discriminator: ``-log D(G(z)) = softplus(-s_gen)``."""
-    return F.softplus(-torch.logsumexp(fake_logits, dim=1)).mean()
+    return nonsaturating_loss_g(torch.logsumexp(fake_logits, dim=1))
 
 
 def ssl_saturating_loss_g(fake_logits: Tensor) -> Tensor:
@@ -148,7 +148,7 @@ def ssl_saturating_loss_g(fake_logits: Tensor) -> Tensor:
 
     The official CIFAR minibatch-discrimination script minimises this (``-mean(softplus(l_gen))``).
     """
-    return -F.softplus(torch.logsumexp(fake_logits, dim=1)).mean()
+    return minimax_loss_g(torch.logsumexp(fake_logits, dim=1))
 
 
 def feature_matching_loss(real_features: Tensor, fake_features: Tensor, distance: str = "l2") -> Tensor:
