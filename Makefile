@@ -10,7 +10,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt
 
-.PHONY: demo test bench bench-results clean
+.PHONY: demo test lint bench bench-results clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ demo: $(VENV)/.installed-digits
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -q
+
+# The style gate: ruff's checks as configured in pyproject.toml ([tool.ruff]).
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
 
 # Speed and memory benchmarks (train_step ~5 min, data_loading <1, memory ~5, dgflow_speed >5 under load on 2 cores); results in benchmarks/results/*.json.
 SPEED_BENCHMARKS := train_step data_loading memory dgflow_speed metrics_speed

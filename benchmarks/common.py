@@ -7,8 +7,9 @@ import os
 import platform
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Any
 
 import lightning as L
 import torch
@@ -16,11 +17,11 @@ import torch
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def median_time(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1) -> Dict[str, float]:
+def median_time(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1) -> dict[str, float]:
     """Run ``fn`` ``warmup + repeats`` times; return the median, min and max wall time in seconds."""
     for _ in range(warmup):
         fn()
-    times: List[float] = []
+    times: list[float] = []
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
@@ -35,7 +36,7 @@ def matmul_rate(size: int = 1024, repeats: int = 20) -> float:
     return 2 * size**3 / stats["median_s"] / 1e9
 
 
-def machine() -> Dict[str, Any]:
+def machine() -> dict[str, Any]:
     """Facts that a reader needs to compare numbers across machines."""
     return {
         "cpu_count": os.cpu_count(),
@@ -46,7 +47,7 @@ def machine() -> Dict[str, Any]:
     }
 
 
-def save(name: str, payload: Dict[str, Any]) -> Path:
+def save(name: str, payload: dict[str, Any]) -> Path:
     """Write ``benchmarks/results/<name>.json`` with the machine facts and a timestamp."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
@@ -59,7 +60,7 @@ class IterationTimer(L.Callback):
     """Wall time of every training iteration through ``Trainer.fit`` (batch start to batch end)."""
 
     def __init__(self) -> None:
-        self.times: List[float] = []
+        self.times: list[float] = []
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         self._start = time.perf_counter()

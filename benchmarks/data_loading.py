@@ -11,10 +11,10 @@ the DataLoader's own overhead.
 from __future__ import annotations
 
 import torch
+from common import median_time, save
 from rich.console import Console
 from rich.table import Table
 
-from common import median_time, save
 from zoo.datamodules import EmbeddedMNISTDataModule
 
 
@@ -33,7 +33,7 @@ def main(batch_size: int = 100, repeats: int = 5) -> None:
         order = torch.randperm(len(images))
         for i in range(batches):
             index = order[i * batch_size : (i + 1) * batch_size]
-            x = images[index].float().div_(127.5).sub_(1.0)
+            images[index].float().div_(127.5).sub_(1.0)
 
     zoo = median_time(zoo_epoch, repeats=repeats)
     plain = median_time(slice_epoch, repeats=repeats)

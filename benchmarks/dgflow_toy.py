@@ -25,7 +25,6 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import Dict, Tuple
 
 import lightning as L
 import torch
@@ -36,9 +35,10 @@ from torchvision.utils import make_grid, save_image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from common import RESULTS, save  # noqa: E402
+
 import zoo  # noqa: E402
 from zoo.callbacks.sample_grid import scatter_image  # noqa: E402
-from common import RESULTS, save  # noqa: E402
 from zoo.datamodules import ToyDataModule  # noqa: E402
 from zoo.datamodules.toy_data import GRID_DIVISOR, GRID_STD, ROLL_DIVISOR, ROLL_NOISE, grid_centers  # noqa: E402
 from zoo.metrics import curve_quality, nearest_mode_quality  # noqa: E402
@@ -59,7 +59,7 @@ G_ITERATIONS, BATCH, EPOCHS = 2000, 256, 10
 #: too, at each of ``COMPARISON_ETAS``; the table shows each one's best step size (all are in the JSON).
 #: DOT also runs with the official 2-D demo's optimiser, Adam (lr 0.01, betas (0, 0.9)) for 100 steps
 #: (the demo transports in sample space; here, as DOT's latent mode, in latent space).
-SAMPLERS: Dict[str, dict] = {
+SAMPLERS: dict[str, dict] = {
     "DGflow (KL)": dict(method="dgflow", divergence="kl", eta=0.1, gamma=0.01, steps=25),
     "DGflow (JS)": dict(method="dgflow", divergence="js", eta=0.1, gamma=0.01, steps=25),
     "DGflow (logD)": dict(method="dgflow", divergence="logd", eta=0.1, gamma=0.01, steps=25),
@@ -72,7 +72,7 @@ DOT_OFFICIAL = "DOT (Adam 0.01, 100 steps)"
 SAMPLERS[DOT_OFFICIAL] = dict(method="dot", eta=0.01, steps=100, dot_optimizer="adam")
 
 
-def train(toy: str, seed: int = 0) -> Tuple[zoo.WGAN, float]:
+def train(toy: str, seed: int = 0) -> tuple[zoo.WGAN, float]:
     """Fit the WGAN-GP on a toy: ``G_ITERATIONS`` generator steps (each after ``n_critic`` critic steps)."""
     L.seed_everything(seed, verbose=False)
     data = ToyDataModule(name=toy, num_samples=G_ITERATIONS * RECIPE["n_critic"] * BATCH // EPOCHS, batch_size=BATCH, seed=seed)
@@ -86,13 +86,13 @@ def train(toy: str, seed: int = 0) -> Tuple[zoo.WGAN, float]:
     return model.eval(), time.perf_counter() - start
 
 
-def grid_quality(points: Tensor) -> Tuple[float, int]:
+def grid_quality(points: Tensor) -> tuple[float, int]:
     """25 Gaussians: percentage of high-quality samples and number of covered modes."""
     share, modes = nearest_mode_quality(points, grid_centers(), 4 * GRID_STD / GRID_DIVISOR, MIN_PER_MODE)
     return 100 * share, modes
 
 
-def roll_quality(points: Tensor) -> Tuple[float, int]:
+def roll_quality(points: Tensor) -> tuple[float, int]:
     """Swiss roll: percentage within 4 noise deviations of the noise-free roll; stretches covered."""
     t = torch.linspace(1.5 * math.pi, 4.5 * math.pi, 20_000)
     curve = torch.stack([t * t.cos(), t * t.sin()], dim=1) / ROLL_DIVISOR
@@ -103,7 +103,7 @@ def roll_quality(points: Tensor) -> Tuple[float, int]:
 QUALITY = {"25gaussians": grid_quality, "swissroll": roll_quality}
 
 
-def evaluate(model: zoo.WGAN, toy: str) -> Tuple[Dict[str, dict], Dict[str, Tensor]]:
+def evaluate(model: zoo.WGAN, toy: str) -> tuple[dict[str, dict], dict[str, Tensor]]:
     """Base and every sampler on the same starting latents: quality, modes, samples per second."""
     z0 = model.latent(model.latent.noise(NUM_LATENTS, generator=torch.Generator().manual_seed(LATENT_SEED)))
     seeds = torch.arange(NUM_LATENTS) + 10**6
@@ -129,7 +129,7 @@ def scatter(points: Tensor, extent: float, size: int = 256) -> Tensor:
     return (1 - dots).expand(3, size, size)
 
 
-def save_scatter(toy: str, points: Dict[str, Tensor]) -> Path:
+def save_scatter(toy: str, points: dict[str, Tensor]) -> Path:
     """One PNG: real data, the base samples, then each sampler shown in the table, left to right."""
     extent = 1.8 if toy == "25gaussians" else 2.0
     panels = [scatter(p, extent) for p in points.values()]
@@ -138,7 +138,7 @@ def save_scatter(toy: str, points: Dict[str, Tensor]) -> Path:
     return path
 
 
-def best_of(rows: Dict[str, dict], method: str) -> str:
+def best_of(rows: dict[str, dict], method: str) -> str:
     """Name of the best-scoring setting of a comparison sampler."""
     names = [name for name in rows if name.startswith(method + " (eta")]
     return max(names, key=lambda name: rows[name]["high_quality_percent"])

@@ -23,7 +23,7 @@ import resource
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 MNIST, CIFAR = (1, 28, 28), (3, 32, 32)
 # name: (class, constructor options, batch size, data shape)
-METHODS: Dict[str, tuple] = {
+METHODS: dict[str, tuple] = {
     "GAN (MLP, MNIST)": ("GAN", {"img_shape": MNIST}, 64),
     "DCGAN (32x32)": ("GAN", {"img_shape": CIFAR, "generator": "dcgan", "discriminator": "dcgan"}, 64),
     "WGAN (clip, 32x32)": ("WGAN", {"img_shape": CIFAR}, 64),
@@ -92,7 +92,7 @@ def measure_minibatch(queue) -> None:
     queue.put({"peak_mb": _peak_mb() - before, "analytic_one_bnn_mb": 4 * MB_B * MB_N**2 / 2**20})
 
 
-def isolated(target, *args) -> Dict[str, Any]:
+def isolated(target, *args) -> dict[str, Any]:
     context = mp.get_context("spawn")
     queue = context.Queue()
     process = context.Process(target=target, args=(*args, queue))

@@ -28,9 +28,10 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Any
 
 import lightning as L
 import torch
@@ -42,14 +43,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from common import RESULTS, IterationTimer, save  # noqa: E402
+
 import zoo  # noqa: E402
 from zoo.callbacks.sample_grid import SampleGrid, samples_to_grid  # noqa: E402
-from common import RESULTS, IterationTimer, save  # noqa: E402
 from zoo.datamodules import EmbeddedMNISTDataModule  # noqa: E402
 from zoo.metrics import ClassifierNetwork, compute_metrics, extract_features, requested_class_accuracy  # noqa: E402
 
-COMMON: Dict[str, Any] = dict(latent_dim=64, g_width=32, d_width=32, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), num_sample_images=100)
-CGAN: Dict[str, Any] = {**COMMON, "lr_g": 2e-3, "lr_d": 2e-3}
+COMMON: dict[str, Any] = dict(latent_dim=64, g_width=32, d_width=32, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), num_sample_images=100)
+CGAN: dict[str, Any] = {**COMMON, "lr_g": 2e-3, "lr_d": 2e-3}
 NUM_SAMPLES = 1000
 
 
@@ -60,11 +62,11 @@ class Method:
     factory: Callable[[], zoo.GANModule]
     evaluation: str  # "accuracy" (conditional) or "mis" (unconditional, limited data)
     epochs: int
-    data: Dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 LIMITED = dict(limit_per_class=50, batch_size=50)
-METHODS: Dict[str, Method] = {
+METHODS: dict[str, Method] = {
     # The cGANs train at Adam 2e-3 (G and D): at 2e-4 the label path barely moves in a few hundred
     # steps (13 % requested-class accuracy after 8 epochs).
     "cgan_concat": Method(lambda: zoo.ConditionalGAN(conditioning="concat", ema_decay=0.99, num_classes=10, **CGAN), "accuracy", epochs=22),
@@ -104,7 +106,7 @@ def train_classifier(epochs: int) -> tuple[ClassifierNetwork, float]:
     return ClassifierNetwork(classifier), float(accuracy[key])
 
 
-def evaluate(model: zoo.GANModule, method: Method, network: ClassifierNetwork) -> Dict[str, float]:
+def evaluate(model: zoo.GANModule, method: Method, network: ClassifierNetwork) -> dict[str, float]:
     """The method's quality numbers on ``NUM_SAMPLES`` seeded samples."""
     model.eval()
     if method.evaluation == "accuracy":
@@ -124,7 +126,7 @@ def grid_image(model: zoo.GANModule) -> torch.Tensor:
     return samples_to_grid(samples[:100], nrow=nrow or 10)
 
 
-def run_method(name: str, method: Method, seeds: List[int], network: ClassifierNetwork) -> Dict[str, Any]:
+def run_method(name: str, method: Method, seeds: list[int], network: ClassifierNetwork) -> dict[str, Any]:
     per_seed = []
     for seed in seeds:
         L.seed_everything(seed, verbose=False)
@@ -152,7 +154,7 @@ def run_method(name: str, method: Method, seeds: List[int], network: ClassifierN
     }
 
 
-def merge_methods(path: Path, results: Dict[str, Any]) -> Dict[str, Any]:
+def merge_methods(path: Path, results: dict[str, Any]) -> dict[str, Any]:
     """The methods of an earlier results file at ``path``, with those of this run replacing theirs.
 
     A run of some methods (``--methods``) thus keeps the others' entries; each entry records the

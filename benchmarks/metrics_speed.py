@@ -113,7 +113,10 @@ def main() -> None:
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
-    print(f"bare forward over {NUM_SAMPLES} samples: {forward:.3f} s; extraction {median['extraction']:.3f} s ({report['extraction_overhead_vs_forward']:+.1%})")
+    print(
+        f"bare forward over {NUM_SAMPLES} samples: {forward:.3f} s; "
+        f"extraction {median['extraction']:.3f} s ({report['extraction_overhead_vs_forward']:+.1%})"
+    )
     for metric, row in per_metric.items():
         print(f"  {metric:>15}: compute {row['compute_s']:.4f} s, alone {row['total_s']:.3f} s, overhead {row['overhead_vs_forward']:+.1%}")
     print(f"  all five from one extraction: {all_total:.3f} s ({report['all_metrics_one_extraction']['overhead_vs_forward']:+.1%}); wrote {args.out}")

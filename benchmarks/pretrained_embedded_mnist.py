@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Callable, Dict, List
 
 import lightning as L
 import torch
@@ -40,21 +39,24 @@ SETTINGS = MetricSettings(is_splits=10, seed=SAMPLE_SEED)
 
 def fit(config: str, workdir: Path, *overrides: str) -> Path:
     """Run ``zoo fit --config config`` in ``workdir``; return its last checkpoint."""
-    command = [sys.executable, "-m", "zoo.cli", "fit", "--config", str(ROOT / config), "--trainer.default_root_dir", str(workdir), "--trainer.enable_progress_bar", "false", *overrides]
+    command = [
+        sys.executable, "-m", "zoo.cli", "fit", "--config", str(ROOT / config),
+        "--trainer.default_root_dir", str(workdir), "--trainer.enable_progress_bar", "false", *overrides,
+    ]
     workdir.mkdir(parents=True, exist_ok=True)
     # Run inside workdir, so a config's relative checkpoint dirpath lands there too.
     subprocess.run(command, check=True, cwd=workdir, env={**os.environ, "PYTHONPATH": str(ROOT)})
     return max(workdir.rglob("last.ckpt"), key=lambda p: p.stat().st_mtime)
 
 
-def test_metrics(model: L.LightningModule, *keys: str) -> Dict[str, float]:
+def test_metrics(model: L.LightningModule, *keys: str) -> dict[str, float]:
     """Run ``trainer.test`` on the embedded test digits and keep the named metrics."""
     trainer = L.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False, accelerator="cpu", devices=1)
     trainer.test(model, datamodule=EmbeddedMNISTDataModule(), verbose=False)
     return {key: float(trainer.callback_metrics[key]) for key in keys}
 
 
-def sample_metrics(model: zoo.GANModule, network: ClassifierNetwork) -> Dict[str, float]:
+def sample_metrics(model: zoo.GANModule, network: ClassifierNetwork) -> dict[str, float]:
     """IS, FID and per-class m-IS of 10,000 samples on the classifier (balanced labels for conditional models)."""
     data = EmbeddedMNISTDataModule()
     data.setup("test")
@@ -67,7 +69,7 @@ def sample_metrics(model: zoo.GANModule, network: ClassifierNetwork) -> Dict[str
 
 
 # name -> (config, module class, description, measure(model, network) -> metrics, protocol)
-ENTRIES: Dict[str, dict] = {
+ENTRIES: dict[str, dict] = {
     "classifier-embedded-mnist": dict(
         config="configs/classifier/embedded_mnist.yaml", module="zoo.Classifier",
         description="evaluation classifier (features and class probabilities for IS/FID/m-IS)",
@@ -76,21 +78,27 @@ ENTRIES: Dict[str, dict] = {
     ),
     "gan-embedded-mnist": dict(
         config="configs/quickstart.yaml", module="zoo.GAN", description="the quick-start DCGAN (20 epochs)",
-        measure=sample_metrics, protocol="10,000 samples (seed 0), classifier-embedded-mnist features, FID against the 1,000 test digits, IS 10 splits, m-IS per predicted class",
+        measure=sample_metrics,
+        protocol="10,000 samples (seed 0), classifier-embedded-mnist features, FID against the 1,000 test digits, IS 10 splits, m-IS per predicted class",
     ),
     "improved-gan-ssl-embedded-mnist": dict(
         config="configs/improved_gan/embedded_mnist_ssl.yaml", module="zoo.ImprovedGAN",
         description="Improved GAN semi-supervised K+1 classifier, 100 labels",
-        measure=lambda model, network: test_metrics(model, "test/error"), protocol="classification error on the 1,000 embedded test digits (EMA of D's weights)",
+        measure=lambda model, network: test_metrics(model, "test/error"),
+        protocol="classification error on the 1,000 embedded test digits (EMA of D's weights)",
     ),
     "cgan-embedded-mnist": dict(
         config="configs/cgan/embedded_mnist.yaml", module="zoo.ConditionalGAN", description="conditional GAN (concatenation), class-per-row sampling",
-        measure=sample_metrics, protocol="10,000 samples (seed 0, labels i mod 10), classifier-embedded-mnist features; requested-class accuracy = classifier agrees with the requested label",
+        measure=sample_metrics,
+        protocol=(
+            "10,000 samples (seed 0, labels i mod 10), classifier-embedded-mnist features; "
+            "requested-class accuracy = classifier agrees with the requested label"
+        ),
     ),
 }
 
 
-def write_table(records: List[dict]) -> None:
+def write_table(records: list[dict]) -> None:
     """Write the shipped table in ENTRIES order, keeping the records other scripts wrote (after these)."""
     if PACKAGE_TABLE.is_file():
         names = {r["name"] for r in records}
@@ -100,7 +108,7 @@ def write_table(records: List[dict]) -> None:
     PACKAGE_TABLE.write_text(json.dumps(records, indent=2) + "\n")
 
 
-def main(names: List[str]) -> None:
+def main(names: list[str]) -> None:
     """Train and ship the named entries (all when none are named); keep the other shipped records.
 
     The classifier is retrained only when named (or when none is shipped yet), so the GANs'
@@ -129,7 +137,10 @@ def main(names: List[str]) -> None:
             target = PACKAGE_WEIGHTS / f"{name}.ckpt"
             sha = export(checkpoint, target, half=True)
             if target.stat().st_size > MAX_SHIPPED_BYTES:
-                console.print(f"{name}: {json.dumps(metrics)}; not shipped: {target.stat().st_size / 2**20:.1f} MiB is over the {MAX_SHIPPED_BYTES / 2**20:.0f} MiB cap")
+                console.print(
+                    f"{name}: {json.dumps(metrics)}; not shipped: "
+                    f"{target.stat().st_size / 2**20:.1f} MiB is over the {MAX_SHIPPED_BYTES / 2**20:.0f} MiB cap"
+                )
                 target.unlink()
                 continue
             records.append(dict(name=name, url=f"package:{target.name}", sha256=sha, module=entry["module"], dataset="embedded_mnist",

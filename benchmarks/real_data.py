@@ -30,9 +30,10 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any
 
 import lightning as L
 import torch
@@ -43,8 +44,9 @@ from torchvision.utils import save_image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import zoo  # noqa: E402
 from common import RESULTS, IterationTimer, machine  # noqa: E402
+
+import zoo  # noqa: E402
 from zoo.callbacks.sample_grid import SampleGrid, samples_to_grid  # noqa: E402
 from zoo.datamodules import FashionMNISTDataModule, MNISTDataModule, StackedMNISTDataModule, ZooDataModule  # noqa: E402
 from zoo.datamodules.fashion_mnist import DEBIAN_DIR  # noqa: E402
@@ -61,7 +63,7 @@ DGFLOW = dict(method="dgflow", divergence="kl", eta=0.1, gamma=0.01, steps=25)
 METRICS = ("is", "fid", "kid", "mis")
 
 #: Shared by every method: DCGAN networks (the zoo's ``auto`` choice for images), latent 64, widths 32.
-COMMON: Dict[str, Any] = dict(latent_dim=64, g_width=32, d_width=32, num_sample_images=100)
+COMMON: dict[str, Any] = dict(latent_dim=64, g_width=32, d_width=32, num_sample_images=100)
 ADAM = dict(optimizer="adam", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999))
 
 
@@ -74,14 +76,14 @@ class DataSpec:
     label: str
 
 
-DATASETS: Dict[str, DataSpec] = {
+DATASETS: dict[str, DataSpec] = {
     "mnist": DataSpec(lambda a: MNISTDataModule(data_dir=a.mnist_dir, batch_size=BATCH), "classifier-mnist", "MNIST"),
     "fashion_mnist": DataSpec(lambda a: FashionMNISTDataModule(data_dir=a.fashion_dir, batch_size=BATCH), "classifier-fashion-mnist", "Fashion-MNIST"),
     "stacked_mnist": DataSpec(lambda a: StackedMNISTDataModule(data_dir=a.mnist_dir, batch_size=BATCH), "stacked:classifier-mnist", "Stacked MNIST"),
 }
 
 # name -> factory(img_shape, num_classes): each method with its paper's optimiser settings.
-METHODS: Dict[str, Callable[[Sequence[int], int], zoo.GANModule]] = {
+METHODS: dict[str, Callable[[Sequence[int], int], zoo.GANModule]] = {
     "gan": lambda shape, k: zoo.GAN(img_shape=shape, **COMMON, **ADAM),
     "wgan_clip": lambda shape, k: zoo.WGAN(img_shape=shape, clip_value=0.01, n_critic=5, optimizer="rmsprop", lr_g=5e-5, lr_d=5e-5, **COMMON),
     "wgan_gp": lambda shape, k: zoo.WGAN(
@@ -112,12 +114,12 @@ def run_key(data: str, method: str, seed: int) -> str:
     return f"{data}/{method}/seed{seed}"
 
 
-def planned_runs(data: Sequence[str], methods: Sequence[str], seeds: Sequence[int]) -> List[tuple]:
+def planned_runs(data: Sequence[str], methods: Sequence[str], seeds: Sequence[int]) -> list[tuple]:
     """(data, method, seed) of every run asked for; Stacked MNIST takes only :data:`STACKED_METHODS`."""
     return [(d, m, s) for d in data for m in methods if d != "stacked_mnist" or m in STACKED_METHODS for s in seeds]
 
 
-def fit(model: zoo.GANModule, datamodule: ZooDataModule, batches: int) -> Dict[str, float]:
+def fit(model: zoo.GANModule, datamodule: ZooDataModule, batches: int) -> dict[str, float]:
     """Train for ``batches`` real batches; wall time and median time per batch."""
     per_epoch = len(datamodule.train_set) // BATCH
     epochs = -(-batches // per_epoch)
@@ -131,7 +133,7 @@ def fit(model: zoo.GANModule, datamodule: ZooDataModule, batches: int) -> Dict[s
     return {"train_s": time.perf_counter() - start, "batches": len(timer.times), "batch_ms": 1000 * statistics.median(timer.times[1:] or timer.times)}
 
 
-def measure(network: FeatureNetwork, real: FeatureSet, fake: FeatureSet, labels: Optional[torch.Tensor], settings: MetricSettings) -> Dict[str, float]:
+def measure(network: FeatureNetwork, real: FeatureSet, fake: FeatureSet, labels: torch.Tensor | None, settings: MetricSettings) -> dict[str, float]:
     """FID, KID, IS, m-IS, modes, mode KL (and requested-class accuracy), without the network suffix."""
     scores = compute_metrics(METRICS, network.name, fake, real, settings)
     out = {key.split("(")[0]: value for key, value in scores.items()}
@@ -141,20 +143,20 @@ def measure(network: FeatureNetwork, real: FeatureSet, fake: FeatureSet, labels:
     return out
 
 
-def generate(model: zoo.GANModule, z: torch.Tensor, labels: Optional[torch.Tensor], use_ema: bool = True, chunk: int = 500):
+def generate(model: zoo.GANModule, z: torch.Tensor, labels: torch.Tensor | None, use_ema: bool = True, chunk: int = 500):
     """Samples of latents ``z`` (and labels), ``chunk`` at a time, without gradients."""
     with torch.no_grad():
         for start in range(0, len(z), chunk):
             yield model.sample_from_latent(z[start : start + chunk], None if labels is None else labels[start : start + chunk], use_ema=use_ema)
 
 
-def evaluate(model: zoo.GANModule, network: FeatureNetwork, real: FeatureSet, num_samples: int, num_refine: int) -> Dict[str, Any]:
+def evaluate(model: zoo.GANModule, network: FeatureNetwork, real: FeatureSet, num_samples: int, num_refine: int) -> dict[str, Any]:
     """Metrics of ``num_samples`` seeded samples, and of the first ``num_refine`` before and after DGflow."""
     model.eval()
     labels = torch.arange(num_samples) % model.hparams.num_classes if model.conditional else None
     z0 = model.latent(model.latent.noise(num_samples, generator=torch.Generator().manual_seed(SAMPLE_SEED))).detach()
     fake = extract_features(network, generate(model, z0, labels))
-    out: Dict[str, Any] = {"samples": num_samples, **measure(network, real, fake, labels, MetricSettings(kid_subset_size=min(1000, num_samples)))}
+    out: dict[str, Any] = {"samples": num_samples, **measure(network, real, fake, labels, MetricSettings(kid_subset_size=min(1000, num_samples)))}
     settings = MetricSettings(kid_subset_size=min(1000, num_refine), is_splits=min(10, num_refine))
     part = slice(0, num_refine)
     sub_labels = None if labels is None else labels[part]
@@ -185,13 +187,13 @@ def save_grid(model: zoo.GANModule, path: Path) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
-def load_results(path: Path) -> Dict[str, Any]:
+def load_results(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {"runs": {}}
 
 
-def summary_rows(runs: Dict[str, dict]) -> List[List[str]]:
+def summary_rows(runs: dict[str, dict]) -> list[list[str]]:
     """One row per (data, method): mean and spread (population std) over the recorded seeds."""
-    groups: Dict[tuple, List[dict]] = {}
+    groups: dict[tuple, list[dict]] = {}
     for record in runs.values():
         groups.setdefault((record["data"], record["method"]), []).append(record)
     rows = []
@@ -214,9 +216,12 @@ def summary_rows(runs: Dict[str, dict]) -> List[List[str]]:
     return rows
 
 
-def print_table(results: Dict[str, Any], console: Console) -> None:
+def print_table(results: dict[str, Any], console: Console) -> None:
     table = Table(title="GAN Zoo on real data (mean ± std over seeds)")
-    for column in ("data", "method", "seeds", "batches", "train min", "FID", "KID", "IS", "m-IS", "modes", "mode KL", "requested class", "DGflow FID before -> after"):
+    for column in (
+        "data", "method", "seeds", "batches", "train min", "FID", "KID", "IS", "m-IS", "modes", "mode KL", "requested class",
+        "DGflow FID before -> after",
+    ):
         table.add_column(column)
     for row in summary_rows(results["runs"]):
         table.add_row(*row)
@@ -245,7 +250,7 @@ def main() -> None:
     networks = {data: spec.network for data, spec in DATASETS.items()}
     networks.update(dict(item.split("=", 1) for item in args.network))
     command = "python benchmarks/real_data.py " + " ".join(sys.argv[1:])
-    cache: Dict[str, tuple] = {}
+    cache: dict[str, tuple] = {}
     for data, method, seed in planned_runs(args.data, args.methods, args.seeds):
         budget = args.batches or BUDGETS[data]
         key = run_key(data, method, seed)

@@ -23,7 +23,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -31,7 +31,7 @@ CONFIG = ROOT / "configs" / "improved_gan" / "embedded_mnist_ssl.yaml"
 
 
 
-def _baseline_module(model_args: Dict[str, Any]):
+def _baseline_module(model_args: dict[str, Any]):
     import lightning as L
     import torch
     from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
@@ -74,7 +74,7 @@ def _baseline_module(model_args: Dict[str, Any]):
     return Baseline()
 
 
-def run(job: Dict[str, Any]) -> Dict[str, Any]:
+def run(job: dict[str, Any]) -> dict[str, Any]:
     """One training run (``kind`` ``ssl`` or ``supervised``) in a fresh process; returns its test error and timing."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import lightning as L

@@ -29,7 +29,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
@@ -40,7 +40,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 PAPER_ERRORS = 93  # of 10,000, +- 6.5 (Table 1, 100 labels)
 
 
-def make_model(model_args: Dict[str, Any], baseline: bool):
+def make_model(model_args: dict[str, Any], baseline: bool):
     import zoo
     from zoo import losses
 
@@ -57,18 +57,18 @@ def make_model(model_args: Dict[str, Any], baseline: bool):
     return (SupervisedOnly if baseline else zoo.ImprovedGAN)(img_shape=(1, 28, 28), num_classes=10, **model_args)
 
 
-def load_record(path: Path) -> Dict[str, Any]:
+def load_record(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {"benchmark": path.stem, "runs": {}}
 
 
-def save_record(path: Path, record: Dict[str, Any]) -> None:
+def save_record(path: Path, record: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(record, indent=2) + "\n")
     tmp.replace(path)
 
 
-def plot(record: Dict[str, Any], path: Path) -> None:
+def plot(record: dict[str, Any], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -91,7 +91,7 @@ def plot(record: Dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def run_seed(args: argparse.Namespace, seed: int, record: Dict[str, Any], out: Path) -> Dict[str, Any]:
+def run_seed(args: argparse.Namespace, seed: int, record: dict[str, Any], out: Path) -> dict[str, Any]:
     import lightning as L
     import torch
     import yaml
@@ -166,8 +166,8 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def summarise(run: Dict[str, Any]) -> None:
-    epochs: List[Dict[str, Any]] = run["epochs"]
+def summarise(run: dict[str, Any]) -> None:
+    epochs: list[dict[str, Any]] = run["epochs"]
     best = min(epochs, key=lambda e: e["test_errors"])
     seconds = sorted(e["seconds"] for e in epochs)
     run.update({
@@ -200,7 +200,8 @@ def main() -> int:
         args.out = "ssl_mnist" if config == CONFIG.resolve() else f"ssl_mnist_{config.stem.removeprefix('mnist_ssl_')}"
     out = Path(args.results_dir) / f"{args.out}.json"
     record = load_record(out)
-    record.update({"protocol": "full MNIST, 60,000 train / 10,000 test, 100 labels (labelled-subset seed 0), test errors of D's moving average after every epoch",
+    record.update({"protocol": "full MNIST, 60,000 train / 10,000 test, 100 labels (labelled-subset seed 0), "
+                               "test errors of D's moving average after every epoch",
                    "config": _shown(config), "paper_test_errors": PAPER_ERRORS})
     for seed in args.seeds:
         run = run_seed(args, seed, record, out)

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Tuple
 
 import torch
 from rich.console import Console
@@ -37,6 +37,7 @@ from torchvision.utils import make_grid, save_image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import RESULTS, save  # noqa: E402
+
 from zoo.callbacks.historical_averaging import add_historical_gradient_  # noqa: E402
 
 #: Step size of both players, historical-averaging weight ``w`` and number of steps.
@@ -59,11 +60,11 @@ class Game:
     name: str
     formula: str
     value: Callable[[Tensor, Tensor], Tensor]
-    equilibrium: Tuple[float, float]
-    start: Tuple[float, float]
+    equilibrium: tuple[float, float]
+    start: tuple[float, float]
 
 
-GAMES: Dict[str, Game] = {
+GAMES: dict[str, Game] = {
     "xy": Game("xy", "x y", lambda x, y: x * y, (0.0, 0.0), (1.0, 1.0)),
     "piecewise": Game("piecewise", "(f(x) - 1)(y - 1), f(x) = x if x < 0 else x^2", lambda x, y: (piecewise(x) - 1) * (y - 1), (1.0, 1.0), (2.0, 2.0)),
 }
@@ -97,7 +98,7 @@ def distances(game: Game, path: Tensor) -> Tensor:
     return (path - torch.tensor(game.equilibrium)).norm(dim=1)
 
 
-def draw(canvas: Tensor, path: Tensor, colour: Tuple[float, float, float], centre: Tuple[float, float], extent: float, dot: int = 0) -> None:
+def draw(canvas: Tensor, path: Tensor, colour: tuple[float, float, float], centre: tuple[float, float], extent: float, dot: int = 0) -> None:
     """Draw the points of ``path`` that fall in the square ``centre +- extent`` onto ``canvas`` ``(3, S, S)``."""
     size = canvas.shape[-1]
     finite = path[torch.isfinite(path).all(dim=1)]
@@ -114,7 +115,8 @@ def panel(game: Game, plain: Tensor, averaged: Tensor, size: int = 320, extent: 
     """One game's trajectories around its equilibrium as a ``(3, size, size)`` image in [0, 1]."""
     canvas = torch.ones(3, size, size)
     centre = game.equilibrium
-    axes = torch.tensor([[centre[0] + t, centre[1]] for t in torch.linspace(-extent, extent, 4 * size)] + [[centre[0], centre[1] + t] for t in torch.linspace(-extent, extent, 4 * size)])
+    axes = torch.tensor([[centre[0] + t, centre[1]] for t in torch.linspace(-extent, extent, 4 * size)]
+                        + [[centre[0], centre[1] + t] for t in torch.linspace(-extent, extent, 4 * size)])
     draw(canvas, axes, (0.85, 0.85, 0.85), centre, extent)
     draw(canvas, plain, (0.85, 0.1, 0.1), centre, extent)
     draw(canvas, averaged, (0.1, 0.25, 0.9), centre, extent)
@@ -124,7 +126,7 @@ def panel(game: Game, plain: Tensor, averaged: Tensor, size: int = 320, extent: 
     return canvas
 
 
-def run(steps: int = STEPS, lr: float = LR, weight: float = WEIGHT) -> Tuple[Dict[str, dict], Tensor]:
+def run(steps: int = STEPS, lr: float = LR, weight: float = WEIGHT) -> tuple[dict[str, dict], Tensor]:
     """Play every game plain and with historical averaging; the results per game and the PNG's image."""
     results, panels = {}, []
     every = max(1, steps // RECORDS)

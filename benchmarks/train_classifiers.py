@@ -22,7 +22,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, Optional
 
 import lightning as L
 from rich.console import Console
@@ -36,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: Shipped classifiers stay near 1 MB (float16).
 MAX_SHIPPED_BYTES = 3 * 2**19
 
-ENTRIES: Dict[str, dict] = {
+ENTRIES: dict[str, dict] = {
     "mnist": dict(
         name="classifier-mnist", config="configs/classifier/mnist.yaml", data=MNISTDataModule, target=0.993,
         description="evaluation classifier for full MNIST and, per channel, Stacked MNIST (features for FID/KID, probabilities for IS/m-IS/modes)",
@@ -65,7 +64,7 @@ def test_accuracy(checkpoint: Path, data: L.LightningDataModule) -> float:
     return float(trainer.callback_metrics["test/acc"])
 
 
-def ship(key: str, checkpoint: Path, data_dir: str, train_seconds: Optional[float], console: Console) -> dict:
+def ship(key: str, checkpoint: Path, data_dir: str, train_seconds: float | None, console: Console) -> dict:
     """Export ``checkpoint`` in float16, measure the copy, and return its table record."""
     entry = ENTRIES[key]
     target = PACKAGE_WEIGHTS / f"{entry['name']}.ckpt"

@@ -33,7 +33,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Any
 
 import lightning as L
 import torch
@@ -45,10 +45,11 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import zoo  # noqa: E402
-from zoo.callbacks import HistoricalAveraging  # noqa: E402
 from common import IterationTimer, matmul_rate, median_time, save  # noqa: E402
+
+import zoo  # noqa: E402
 from zoo import losses  # noqa: E402
+from zoo.callbacks import HistoricalAveraging  # noqa: E402
 
 logging.getLogger("lightning").setLevel(logging.ERROR)
 HA_WEIGHT = 1e-3
@@ -72,12 +73,12 @@ def make_improved(**kw) -> zoo.GANModule:
     )
 
 
-def dcgan_batches(n: int, batch: int) -> List[Any]:
+def dcgan_batches(n: int, batch: int) -> list[Any]:
     return [(torch.rand(batch, 3, 32, 32) * 2 - 1,) for _ in range(n)]
 
 
-def improved_batches(n: int, batch: int) -> List[Any]:
-    def one() -> Dict[str, Any]:
+def improved_batches(n: int, batch: int) -> list[Any]:
+    def one() -> dict[str, Any]:
         return {"labeled": (torch.rand(batch, 1, 28, 28) * 2 - 1, torch.randint(0, 10, (batch,))), "unlabeled": torch.rand(batch, 1, 28, 28) * 2 - 1}
 
     return [one() for _ in range(n)]
@@ -161,14 +162,14 @@ class ImprovedHandStep:
             p.requires_grad_(True)
 
 
-CASES: Dict[str, Dict[str, Any]] = {
+CASES: dict[str, dict[str, Any]] = {
     "dcgan32_batch64": {"make": make_dcgan, "batches": dcgan_batches, "hand": DCGANHandStep, "batch": 64},
     "improved_mnist_mlp_batch100": {"make": make_improved, "batches": improved_batches, "hand": ImprovedHandStep, "batch": 100},
 }
 
 
 # ---------------------------------------------------------------------------- timing
-def zoo_run(case: Dict[str, Any], batches: List[Any], callbacks=(), **options) -> float:
+def zoo_run(case: dict[str, Any], batches: list[Any], callbacks=(), **options) -> float:
     """Median iteration time of one ``Trainer.fit`` over ``batches`` (the first 3 iterations warm up)."""
     model = case["make"](**options)
     timer = IterationTimer()
@@ -180,7 +181,7 @@ def zoo_run(case: Dict[str, Any], batches: List[Any], callbacks=(), **options) -
     return statistics.median(timer.times[3:])
 
 
-def zoo_before_run(case: Dict[str, Any], batches: List[Any]) -> float:
+def zoo_before_run(case: dict[str, Any], batches: list[Any]) -> float:
     """``zoo_run`` with the step as it was before the speed work: per-tensor Adam, one D pass per batch."""
     import zoo.base
     import zoo.improved_gan
@@ -194,7 +195,7 @@ def zoo_before_run(case: Dict[str, Any], batches: List[Any]) -> float:
         zoo.base._fused_available, zoo.improved_gan.ImprovedGAN._examples_independent_in_d = saved
 
 
-def hand_run(case: Dict[str, Any], batches: List[Any]) -> float:
+def hand_run(case: dict[str, Any], batches: list[Any]) -> float:
     step = case["hand"](case["make"]())
     times = []
     for batch in DataLoader(batches, batch_size=None):
@@ -204,14 +205,14 @@ def hand_run(case: Dict[str, Any], batches: List[Any]) -> float:
     return statistics.median(times[3:])
 
 
-def step_flops(case: Dict[str, Any], batch: Any) -> int:
+def step_flops(case: dict[str, Any], batch: Any) -> int:
     step = case["hand"](case["make"]())
     with FlopCounterMode(display=False) as counter:
         step(batch)
     return counter.get_total_flops()
 
 
-def direct_overheads(case: Dict[str, Any], batches: List[Any]) -> Dict[str, float]:
+def direct_overheads(case: dict[str, Any], batches: list[Any]) -> dict[str, float]:
     """Seconds of one generator-EMA update and of the historical-averaging hook on both optimizers."""
     model = case["make"](ema_decay=EMA_DECAY)
     trainer = L.Trainer(max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
@@ -237,14 +238,15 @@ def main(repeats: int = 3, iterations: int = 20, threads: int = 0) -> None:
         torch.set_num_threads(threads)
     torch.manual_seed(0)
     peak = matmul_rate()
-    results: Dict[str, Any] = {"matmul_gflops": peak, "threads": torch.get_num_threads(), "iterations_per_run": iterations, "repeats": repeats,
+    results: dict[str, Any] = {"matmul_gflops": peak, "threads": torch.get_num_threads(), "iterations_per_run": iterations, "repeats": repeats,
                                "ema_decay": EMA_DECAY, "historical_averaging_weight": HA_WEIGHT, "cases": {}}
     table = Table(title=f"training iteration, median of {repeats} interleaved runs x {iterations} iterations (ms)")
-    for column in ("case", "hand loop", "zoo", "zoo speed / hand", "zoo (before)", "speed-up", "zoo + EMA", "zoo + HA", "EMA (direct)", "HA (direct)", "zoo GFLOP/s", "of matmul rate"):
+    for column in ("case", "hand loop", "zoo", "zoo speed / hand", "zoo (before)", "speed-up", "zoo + EMA", "zoo + HA", "EMA (direct)", "HA (direct)",
+                   "zoo GFLOP/s", "of matmul rate"):
         table.add_column(column)
     for name, case in CASES.items():
         batches = case["batches"](iterations, case["batch"])
-        runs: Dict[str, List[float]] = {"hand": [], "zoo": [], "before": [], "ema": [], "ha": []}
+        runs: dict[str, list[float]] = {"hand": [], "zoo": [], "before": [], "ema": [], "ha": []}
         for _ in range(repeats):
             runs["hand"].append(hand_run(case, batches))
             runs["zoo"].append(zoo_run(case, batches))
@@ -264,7 +266,8 @@ def main(repeats: int = 3, iterations: int = 20, threads: int = 0) -> None:
             "flops_per_iteration": flops, "zoo_gflops": rate, "hand_gflops": flops / hand / 1e9, "fraction_of_matmul_rate": rate / peak,
             "runs_ms": {k: [t * 1e3 for t in v] for k, v in runs.items()},
         }
-        table.add_row(name, f"{r['hand_ms']:.1f}", f"{r['zoo_ms']:.1f}", f"{r['zoo_speed_over_hand']:.3f}", f"{r['zoo_before_ms']:.1f}", f"{r['speedup_over_before']:.2f}x",
+        table.add_row(name, f"{r['hand_ms']:.1f}", f"{r['zoo_ms']:.1f}", f"{r['zoo_speed_over_hand']:.3f}", f"{r['zoo_before_ms']:.1f}",
+                      f"{r['speedup_over_before']:.2f}x",
                       f"{r['zoo_ema_ms']:.1f} ({100 * r['ema_overhead']:+.1f} %)", f"{r['zoo_ha_ms']:.1f} ({100 * r['ha_overhead']:+.1f} %)",
                       f"{100 * r['ema_overhead_direct']:.1f} %", f"{100 * r['ha_overhead_direct']:.1f} %",
                       f"{rate:.1f}", f"{100 * r['fraction_of_matmul_rate']:.0f} %")

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import lightning as L
 import torch
 
-from .evaluation import Evaluation
 from zoo.base import sample_index_seed
 from zoo.refine import DEFAULTS, RefineOptions, refine
+
+from .evaluation import Evaluation
 
 
 class DGflow(L.Callback):
@@ -49,7 +50,7 @@ class DGflow(L.Callback):
         eta: float = DEFAULTS.eta,
         gamma: float = DEFAULTS.gamma,
         steps: int = DEFAULTS.steps,
-        snapshot_steps: Optional[List[int]] = None,
+        snapshot_steps: list[int] | None = None,
         noise_seed: int = 1,
         num_test_samples: int = 1000,
         batch_size: int = DEFAULTS.chunk_size,
@@ -64,7 +65,7 @@ class DGflow(L.Callback):
         self.batch_size = batch_size
         self.use_ema = use_ema
         #: per stage, the metrics at each snapshot step (``{"test": {"steps": {0: {...}, 25: {...}}}}``).
-        self.reports: Dict[str, Dict[str, Any]] = {}
+        self.reports: dict[str, dict[str, Any]] = {}
 
     def setup(self, trainer: L.Trainer, pl_module, stage: str) -> None:
         evaluation = self._evaluation(trainer)
@@ -72,17 +73,17 @@ class DGflow(L.Callback):
             evaluation.check_sample_count(self.num_test_samples, "DGflow's num_test_samples")
 
     @staticmethod
-    def _evaluation(trainer: L.Trainer) -> Optional[Evaluation]:
+    def _evaluation(trainer: L.Trainer) -> Evaluation | None:
         return next((cb for cb in trainer.callbacks if isinstance(cb, Evaluation)), None)
 
-    def refine_indices(self, pl_module, noise: torch.Tensor, indices: torch.Tensor, labels: Optional[torch.Tensor]):
+    def refine_indices(self, pl_module, noise: torch.Tensor, indices: torch.Tensor, labels: torch.Tensor | None):
         """Refine the samples with these indices, starting from their prior noise."""
         with torch.no_grad():
             z0 = pl_module.latent(noise.to(pl_module.device))
         seeds = torch.tensor([sample_index_seed(self.noise_seed, int(i)) for i in indices])
         return refine(pl_module, z0, labels=labels, noise_seeds=seeds, snapshot_steps=self.snapshot_steps, batch_size=self.batch_size, **self.options)
 
-    def on_predict_batch_end(self, trainer, pl_module, outputs: Dict[str, Any], batch, batch_idx: int, dataloader_idx: int = 0) -> None:
+    def on_predict_batch_end(self, trainer, pl_module, outputs: dict[str, Any], batch, batch_idx: int, dataloader_idx: int = 0) -> None:
         result = self.refine_indices(pl_module, outputs["noise"], outputs["index"], outputs.get("labels"))
         outputs["z"] = result.z
         outputs["refined"] = pl_module.sample_from_latent(result.z, outputs.get("labels"), use_ema=self.use_ema)
@@ -94,11 +95,16 @@ class DGflow(L.Callback):
         evaluation = self._evaluation(trainer)
         if evaluation is not None and not evaluation.enabled:
             evaluation = None
-        steps: Dict[int, Dict[str, float]] = {}
+        steps: dict[int, dict[str, float]] = {}
         for step, z in sorted(result.snapshots.items()):
             with torch.no_grad():
-                images = [pl_module.sample_from_latent(part, None if labels is None else labels[index], use_ema=self.use_ema) for part, index in _chunks(z, self.batch_size)]
-                realness = torch.cat([pl_module.realness(x, None if labels is None else labels[index]) for x, (_, index) in zip(images, _chunks(z, self.batch_size))])
+                images = [
+                    pl_module.sample_from_latent(part, None if labels is None else labels[index], use_ema=self.use_ema)
+                    for part, index in _chunks(z, self.batch_size)
+                ]
+                realness = torch.cat([
+                    pl_module.realness(x, None if labels is None else labels[index]) for x, (_, index) in zip(images, _chunks(z, self.batch_size))
+                ])
             numbers = {"realness": float(realness.mean())}
             if evaluation is not None:
                 numbers.update(evaluation.evaluate_images(trainer, pl_module, images, labels=labels))

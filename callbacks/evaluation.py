@@ -24,7 +24,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any, Dict, Iterable, List, Literal, Optional, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal
 
 import lightning as L
 import torch
@@ -90,20 +91,20 @@ class Evaluation(L.Callback):
     def __init__(
         self,
         network: str = "auto",
-        inception_weights: Optional[str] = None,
+        inception_weights: str | None = None,
         allow_more_classes: bool = False,
         metrics: Sequence[str] = DEFAULT_METRICS,
         every_n_epochs: int = 1,
         num_samples: int = 10_000,
-        test_num_samples: Optional[int] = None,
+        test_num_samples: int | None = None,
         batch_size: int = 500,
         real_split: Literal["train", "val", "test"] = "train",
-        num_real: Optional[int] = None,
+        num_real: int | None = None,
         is_splits: int = _DEFAULTS.is_splits,
         kid_subsets: int = _DEFAULTS.kid_subsets,
         kid_subset_size: int = _DEFAULTS.kid_subset_size,
         seed: int = _DEFAULTS.seed,
-        cache_dir: Optional[str] = None,
+        cache_dir: str | None = None,
         modes: bool = False,
     ) -> None:
         super().__init__()
@@ -121,12 +122,12 @@ class Evaluation(L.Callback):
         self.cache = RealFeatureCache(cache_dir)
         self.modes = modes
         self._check_arguments()
-        self.network: Optional[FeatureNetwork] = None
+        self.network: FeatureNetwork | None = None
         #: False when ``network: auto`` found no feature network for the data (metrics are off).
         self.enabled = True
-        self._real: Dict[RealKey, FeatureSet] = {}
+        self._real: dict[RealKey, FeatureSet] = {}
         #: what the last evaluation of each stage found (``val``/``test``): the numbers and how they were made.
-        self.reports: Dict[str, Dict[str, Any]] = {}
+        self.reports: dict[str, dict[str, Any]] = {}
 
     def _check_arguments(self) -> None:
         checks = [
@@ -138,7 +139,10 @@ class Evaluation(L.Callback):
         for count, what in ((self.num_samples, "num_samples"), (self.test_num_samples, "test_num_samples")):
             checks.append((count >= 2, f"{what} must be >= 2, got {count}"))
         if "kid" in self.metrics and self.num_real is not None:
-            checks.append((self.num_real >= self.settings.kid_subset_size, f"num_real={self.num_real} is fewer than KID's kid_subset_size={self.settings.kid_subset_size}; lower kid_subset_size"))
+            checks.append((
+                self.num_real >= self.settings.kid_subset_size,
+                f"num_real={self.num_real} is fewer than KID's kid_subset_size={self.settings.kid_subset_size}; lower kid_subset_size",
+            ))
         for ok, message in checks:
             if not ok:
                 raise ZooError(message)
@@ -153,7 +157,7 @@ class Evaluation(L.Callback):
             raise ZooError(f"{what}={count} is fewer than KID's kid_subset_size={self.settings.kid_subset_size}; lower kid_subset_size or raise {what}")
 
     @property
-    def network_name(self) -> Optional[str]:
+    def network_name(self) -> str | None:
         """The feature network's name in metric keys (``classifier:embedded_mnist``); ``None`` before setup."""
         return self.network.name if self.network is not None else None
 
@@ -182,10 +186,11 @@ class Evaluation(L.Callback):
             )
             return
         self.network = load_feature_network(
-            spec, self.inception_weights, num_classes=num_classes or None, img_shape=tuple(img_shape) if img_shape else None, allow_more_classes=self.allow_more_classes
+            spec, self.inception_weights, num_classes=num_classes or None, img_shape=tuple(img_shape) if img_shape else None,
+            allow_more_classes=self.allow_more_classes,
         )
 
-    def resolve_network(self, datamodule: Any, img_shape: Optional[Sequence[int]] = None) -> Optional[str]:
+    def resolve_network(self, datamodule: Any, img_shape: Sequence[int] | None = None) -> str | None:
         """The network ``network: auto`` stands for: the shipped classifier for the data, else
         ``inception`` for images when its weights are on disk, else ``None``; other choices as given."""
         if self.network_spec != "auto":
@@ -205,14 +210,14 @@ class Evaluation(L.Callback):
         if self.enabled:
             self._log(pl_module, "test", self.evaluate(trainer, pl_module, self.test_num_samples, stage="test"))
 
-    def _log(self, pl_module: L.LightningModule, stage: str, results: Dict[str, float]) -> None:
+    def _log(self, pl_module: L.LightningModule, stage: str, results: dict[str, float]) -> None:
         # Every rank holds the same numbers; the mean across ranks leaves them unchanged.
         for key, value in results.items():
             pl_module.log(f"{stage}/{key}", value, sync_dist=True)
 
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()
-    def evaluate(self, trainer: L.Trainer, pl_module: L.LightningModule, num_samples: int, stage: str = "val") -> Dict[str, float]:
+    def evaluate(self, trainer: L.Trainer, pl_module: L.LightningModule, num_samples: int, stage: str = "val") -> dict[str, float]:
         """Generate the module's samples ``0 .. num_samples-1`` and return the metrics, keyed ``metric(network)``."""
         if self.network is None:
             self.setup(trainer, pl_module, stage)
@@ -240,8 +245,8 @@ class Evaluation(L.Callback):
 
     @torch.no_grad()
     def evaluate_images(
-        self, trainer: L.Trainer, pl_module: L.LightningModule, images: Iterable[Tensor], labels: Optional[Tensor] = None
-    ) -> Dict[str, float]:
+        self, trainer: L.Trainer, pl_module: L.LightningModule, images: Iterable[Tensor], labels: Tensor | None = None
+    ) -> dict[str, float]:
         """The chosen metrics of given sample batches (e.g. refined samples), keyed ``metric(network)``.
 
         ``labels`` are the classes the images were generated for (conditional models). Every rank
@@ -279,7 +284,9 @@ class Evaluation(L.Callback):
         if found and real is None:
             real = self.cache.load(key)
             if real is None:
-                raise ZooError(f"rank {trainer.global_rank} cannot read the cached real features in {self.cache.path(key)}; put cache_dir on a disk every process sees")
+                raise ZooError(
+                    f"rank {trainer.global_rank} cannot read the cached real features in {self.cache.path(key)}; put cache_dir on a disk every process sees"
+                )
         if not found:
             dataset = datamodule.real_dataset(self.real_split)
             index = self._real_indices(len(dataset))
@@ -291,7 +298,8 @@ class Evaluation(L.Callback):
                 rank_zero_info(f"Evaluation: cached real features of {key.dataset} ({key.split}, {key.network}) in {path}")
         if "kid" in self.metrics and len(real) < self.settings.kid_subset_size:
             raise ZooError(
-                f"the {self.real_split} split has {len(real)} real examples, fewer than KID's kid_subset_size={self.settings.kid_subset_size}; lower kid_subset_size"
+                f"the {self.real_split} split has {len(real)} real examples, "
+                f"fewer than KID's kid_subset_size={self.settings.kid_subset_size}; lower kid_subset_size"
             )
         self._real[key] = real
         return real
@@ -301,7 +309,7 @@ class Evaluation(L.Callback):
         # Mode KL compares with the real split's histogram when a datamodule gives one (else uniform).
         return any(m in NEEDS_REAL for m in self.metrics) or (self.modes and trainer.datamodule is not None)
 
-    def _mode_metrics(self, network: FeatureNetwork, fake: FeatureSet, real: Optional[FeatureSet]) -> Dict[str, float]:
+    def _mode_metrics(self, network: FeatureNetwork, fake: FeatureSet, real: FeatureSet | None) -> dict[str, float]:
         if not self.modes:
             return {}
         return {metric_key(name, network.name): value for name, value in mode_metrics(fake.probs, real.probs if real is not None else None).items()}
@@ -331,8 +339,8 @@ class Evaluation(L.Callback):
 
     def _gathered(self, trainer: L.Trainer, pl_module: L.LightningModule, batches, total: int) -> FeatureSet:
         """Featurise this rank's batches and gather every rank's share, in index order."""
-        features: List[Tensor] = []
-        probs: List[Tensor] = []
+        features: list[Tensor] = []
+        probs: list[Tensor] = []
         for images in batches:
             f, p = self.network.features_and_probs(images.to(pl_module.device))
             features.append(f)
@@ -358,7 +366,7 @@ def _share(total: int, world: int, rank: int) -> Tensor:
     return torch.arange(total).tensor_split(world)[rank]
 
 
-def _all_gather_rows(trainer: L.Trainer, local: Tensor, sizes: List[int]) -> Tensor:
+def _all_gather_rows(trainer: L.Trainer, local: Tensor, sizes: list[int]) -> Tensor:
     """Concatenate every rank's rows in rank order (shares may differ by one row, so pad to gather)."""
     padded = local.new_zeros((max(sizes), *local.shape[1:]))
     padded[: len(local)] = local

@@ -9,7 +9,7 @@ parameter over every step of its optimizer so far, current step included, update
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any
 
 import lightning as L
 import torch
@@ -19,7 +19,7 @@ from zoo.errors import ZooError
 
 
 @torch.no_grad()
-def add_historical_gradient_(params: List[Tensor], means: List[Tensor], grads: List[Tensor], step: int, weight: float) -> None:
+def add_historical_gradient_(params: list[Tensor], means: list[Tensor], grads: list[Tensor], step: int, weight: float) -> None:
     """One step of historical averaging for parameters that share a step count, in place.
 
     ``step`` is the parameters' step number ``t`` (1 at their first step, when ``means`` are copies
@@ -50,9 +50,9 @@ class HistoricalAveraging(L.Callback):
         if weight < 0:
             raise ZooError(f"historical averaging weight must be >= 0, got {weight}")
         self.weight = float(weight)
-        self.means: Dict[str, Tensor] = {}
-        self.counts: Dict[str, int] = {}
-        self._names: Dict[int, str] = {}
+        self.means: dict[str, Tensor] = {}
+        self.counts: dict[str, int] = {}
+        self._names: dict[int, str] = {}
 
     @property
     def state_key(self) -> str:
@@ -68,7 +68,7 @@ class HistoricalAveraging(L.Callback):
         if not self._names:
             self._names = {id(p): name for name, p in pl_module.named_parameters()}
         # Parameters that share a step count (all of one optimizer, normally) are updated together.
-        groups: Dict[int, list] = {}
+        groups: dict[int, list] = {}
         for group in optimizer.param_groups:
             for param in group["params"]:
                 name = self._names.get(id(param))
@@ -88,9 +88,9 @@ class HistoricalAveraging(L.Callback):
             params, means, grads = (list(t) for t in zip(*members))
             add_historical_gradient_(params, means, grads, count, self.weight)
 
-    def state_dict(self) -> Dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
         return {"weight": self.weight, "counts": dict(self.counts), "means": {k: v.detach().cpu() for k, v in self.means.items()}}
 
-    def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.counts = {k: int(v) for k, v in state_dict.get("counts", {}).items()}
         self.means = {k: v.clone() for k, v in state_dict.get("means", {}).items()}

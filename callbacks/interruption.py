@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import lightning as L
 from lightning.pytorch.utilities.exceptions import SIGTERMException
@@ -32,8 +31,8 @@ class CheckpointOnInterrupt(L.Callback):
     def __init__(self, filename: str = "interrupted.ckpt") -> None:
         super().__init__()
         self.filename = filename
-        self.saved_path: Optional[Path] = None
-        self.failure: Optional[str] = None
+        self.saved_path: Path | None = None
+        self.failure: str | None = None
 
     def checkpoint_dir(self, trainer: L.Trainer) -> Path:
         """The ModelCheckpoint directory when there is one, else ``<log_dir>/checkpoints``."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Tuple
 
 import lightning as L
 import torch
@@ -27,7 +26,7 @@ def scatter_image(points: Tensor, size: int = 256, extent: float = 2.0) -> Tenso
     return (1.0 - density).expand(3, size, size).clone()
 
 
-def samples_to_grid(samples: Tensor, nrow: Optional[int] = None) -> Tensor:
+def samples_to_grid(samples: Tensor, nrow: int | None = None) -> Tensor:
     """Arrange samples in [-1, 1] as one ``(C, H, W)`` image in [0, 1] (a scatter plot for 2-D points)."""
     if samples.dim() == 2:
         return scatter_image(samples)
@@ -54,7 +53,7 @@ class SampleGrid(L.Callback):
         per_class: images per class row for conditional models (at most the fixed noise's size).
     """
 
-    def __init__(self, every_n_epochs: int = 1, nrow: Optional[int] = None, dirpath: Optional[str] = None, per_class: int = 10) -> None:
+    def __init__(self, every_n_epochs: int = 1, nrow: int | None = None, dirpath: str | None = None, per_class: int = 10) -> None:
         super().__init__()
         if every_n_epochs < 1:
             raise ValueError(f"every_n_epochs must be >= 1, got {every_n_epochs}")
@@ -64,14 +63,14 @@ class SampleGrid(L.Callback):
         self.nrow = nrow
         self.dirpath = dirpath
         self.per_class = per_class
-        self.last_path: Optional[Path] = None
-        self._directory: Optional[Path] = None
+        self.last_path: Path | None = None
+        self._directory: Path | None = None
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         # trainer.log_dir is a collective under DDP: resolve it on every rank, once.
         self._directory = self.resolve_dir(trainer)
 
-    def grid_samples(self, pl_module: L.LightningModule) -> Tuple[Tensor, Optional[int]]:
+    def grid_samples(self, pl_module: L.LightningModule) -> tuple[Tensor, int | None]:
         """The samples of the grid and its row length: the fixed samples, or one row per class."""
         if not getattr(pl_module, "conditional", False):
             return pl_module.sample_fixed(), self.nrow

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -17,7 +18,7 @@ from .sample_grid import samples_to_grid
 ARRAY_KEYS = ("index", "labels", "noise", "images", "z", "refined")
 
 
-def merge_predictions(parts: Sequence[Dict[str, np.ndarray]]) -> Dict[str, np.ndarray]:
+def merge_predictions(parts: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """Concatenate per-rank arrays, keep each sample index once (distributed samplers pad with
     repeats) and sort by index."""
     keys = [k for k in parts[0] if all(k in p for p in parts)]
@@ -42,23 +43,23 @@ class SampleWriter(BasePredictionWriter):
         grid_size: samples shown in the PNG grids.
     """
 
-    def __init__(self, output_dir: Optional[str] = None, grid_size: int = 64) -> None:
+    def __init__(self, output_dir: str | None = None, grid_size: int = 64) -> None:
         super().__init__(write_interval="epoch")
         self.output_dir = output_dir
         self.grid_size = grid_size
-        self._directory: Optional[Path] = None
-        self.merged_path: Optional[Path] = None
+        self._directory: Path | None = None
+        self.merged_path: Path | None = None
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         root = self.output_dir or Path(trainer.log_dir or trainer.default_root_dir) / "predictions"  # collective
         self._directory = Path(root)
 
     @property
-    def directory(self) -> Optional[Path]:
+    def directory(self) -> Path | None:
         """Where this run's files go (known after setup)."""
         return self._directory
 
-    def write_on_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, predictions: List[Any], batch_indices: Any) -> None:
+    def write_on_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, predictions: list[Any], batch_indices: Any) -> None:
         directory = self._directory
         directory.mkdir(parents=True, exist_ok=True)
         batches = predictions[0] if predictions and isinstance(predictions[0], list) else predictions
@@ -73,7 +74,7 @@ class SampleWriter(BasePredictionWriter):
             self._write_grids(directory, merged)
 
     @staticmethod
-    def _stack(batches: List[Dict[str, Any]]) -> Dict[str, np.ndarray]:
+    def _stack(batches: list[dict[str, Any]]) -> dict[str, np.ndarray]:
         arrays = {}
         for key in ARRAY_KEYS:
             values = [b[key] for b in batches if isinstance(b, dict) and b.get(key) is not None]
@@ -81,7 +82,7 @@ class SampleWriter(BasePredictionWriter):
                 arrays[key] = torch.cat([v.detach().cpu() for v in values]).numpy()
         return arrays
 
-    def _write_grids(self, directory: Path, merged: Dict[str, np.ndarray]) -> None:
+    def _write_grids(self, directory: Path, merged: dict[str, np.ndarray]) -> None:
         for key, name in (("images", "grid_before.png"), ("refined", "grid_after.png")):
             if key in merged:
                 samples = torch.from_numpy(merged[key][: self.grid_size])

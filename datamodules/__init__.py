@@ -8,12 +8,12 @@ from .base import ZooDataModule
 from .cifar10 import CIFAR10DataModule
 from .embedded_mnist import EmbeddedMNISTDataModule
 from .fashion_mnist import FashionMNISTDataModule
+from .image_folder import ImageFolderDataModule
 from .mnist import MNISTDataModule
 from .sketches import SketchesDataModule
 from .stacked_mnist import StackedMNISTDataModule
 from .stl10 import STL10DataModule
 from .toy import ToyDataModule
-from .image_folder import ImageFolderDataModule
 
 __all__ = [
     "ZooDataModule",

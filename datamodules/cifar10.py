@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from typing import Optional
 
 import numpy as np
 import torch
@@ -55,7 +54,7 @@ class CIFAR10DataModule(ZooDataModule):
             self.prepare_data()  # setup() called without prepare_data(), e.g. from plain Python
         require_files("CIFAR-10", self.batches_dir, names, "the python batches (" + ", ".join(names) + ")")
 
-        def reason() -> Optional[str]:
+        def reason() -> str | None:
             bad = first_bad_checksum(self.batches_dir, self._expected())
             return f"checksum mismatch in {bad}" if bad else None
 

@@ -7,7 +7,7 @@ the collate function unchanged) avoids per-item Python work and per-item tensors
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -15,7 +15,7 @@ from torch.utils.data import Dataset
 
 from .images import to_unit_range
 
-Batch = Union[tuple[Tensor, Tensor], Tensor]
+Batch = tuple[Tensor, Tensor] | Tensor
 
 
 class InMemoryDataset(Dataset):
@@ -47,7 +47,7 @@ class InMemoryDataset(Dataset):
         index = torch.as_tensor(indices, dtype=torch.long)
         return self._serve(self.x[index], self.y[index])
 
-    def unlabeled(self) -> "InMemoryDataset":
+    def unlabeled(self) -> InMemoryDataset:
         """The same examples (no copy), yielding ``x`` only."""
         return InMemoryDataset(self.x, self.y, with_labels=False)
 

@@ -16,7 +16,6 @@ import gzip
 import os
 import shutil
 import tempfile
-from typing import Optional
 
 import torch
 from torch import Tensor
@@ -84,7 +83,7 @@ class FashionMNISTDataModule(ZooDataModule):
         if self.download:
             download_or_raise("Fashion-MNIST", self.raw_dir, lambda: FashionMNIST(self.data_dir, train=True, download=True))
 
-    def source(self) -> Optional[tuple[str, bool]]:
+    def source(self) -> tuple[str, bool] | None:
         """``(folder, compressed)`` of the files to read, preferring torchvision's extracted files; None if absent."""
         gz = [name + ".gz" for name in FILES]
         for directory, names, compressed in ((self.raw_dir, FILES, False), (self.raw_dir, gz, True), (self.data_dir, gz, True)):

@@ -9,7 +9,8 @@ Image files of more than 8 bits per channel are scaled to 8 bits by their depth 
 from __future__ import annotations
 
 import os
-from typing import Callable, Iterable, Optional, TypeVar
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 import numpy as np
 from PIL import Image
@@ -27,7 +28,7 @@ def missing_files(directory: str, names: Iterable[str]) -> list[str]:
     return [name for name in names if not os.path.isfile(os.path.join(directory, name))]
 
 
-def first_bad_checksum(directory: str, expected: Iterable[tuple[str, str]]) -> Optional[str]:
+def first_bad_checksum(directory: str, expected: Iterable[tuple[str, str]]) -> str | None:
     """Name of the first (file, md5) pair whose file does not match, or None."""
     for name, md5 in expected:
         if not check_integrity(os.path.join(directory, name), md5):
@@ -80,7 +81,7 @@ def require_files(name: str, directory: str, names: Iterable[str], what: str) ->
         raise DataNotFoundError(f"{name} not found in '{directory}'; {DOWNLOAD_HINT} or put {what} there")
 
 
-def read_or_raise(name: str, directory: str, read: Callable[[], T], reason: Optional[Callable[[], Optional[str]]] = None) -> T:
+def read_or_raise(name: str, directory: str, read: Callable[[], T], reason: Callable[[], str | None] | None = None) -> T:
     """Run ``read`` (files known to exist); any failure becomes :class:`CorruptDataError`.
 
     ``reason``, when given, is asked for a better explanation (e.g. which checksum failed) and

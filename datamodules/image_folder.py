@@ -12,7 +12,7 @@ memory as uint8 like every zoo datamodule. No data set ships a test split here, 
 from __future__ import annotations
 
 import os
-from typing import Any, Optional
+from typing import Any
 
 import torch
 from PIL import Image
@@ -90,8 +90,8 @@ class ImageFolderDataModule(ZooDataModule):
         super().__init__(data_dir=data_dir, image_size=image_size, **kwargs)
         self.channels = channels
         self.test_fraction = test_fraction
-        self._classes: Optional[list[str]] = None
-        self._splits: Optional[dict[str, tuple[Selection, Tensor]]] = None
+        self._classes: list[str] | None = None
+        self._splits: dict[str, tuple[Selection, Tensor]] | None = None
 
     @property
     def native_shape(self) -> tuple[int, int, int]:
@@ -101,7 +101,11 @@ class ImageFolderDataModule(ZooDataModule):
 
     def _flat_images(self) -> list[str]:
         names = sorted(os.listdir(self.data_dir))
-        return [os.path.join(self.data_dir, n) for n in names if has_file_allowed_extension(n, IMG_EXTENSIONS) and os.path.isfile(os.path.join(self.data_dir, n))]
+        return [
+            os.path.join(self.data_dir, n)
+            for n in names
+            if has_file_allowed_extension(n, IMG_EXTENSIONS) and os.path.isfile(os.path.join(self.data_dir, n))
+        ]
 
     @property
     def classes(self) -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from typing import Optional
 
 import torch
 from torch import Tensor
@@ -43,7 +42,7 @@ class MNISTDataModule(ZooDataModule):
         # torchvision's resource list names the .gz archives; it reads the extracted files.
         return [os.path.splitext(name)[0] for name, _ in MNIST.resources]
 
-    def wrong_magic_number(self, split: str) -> Optional[str]:
+    def wrong_magic_number(self, split: str) -> str | None:
         """Which IDX file of ``split`` does not start with MNIST's magic number, and what it starts with instead.
 
         torchvision checks the number with a bare ``assert``; this names the file instead.

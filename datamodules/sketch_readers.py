@@ -52,7 +52,7 @@ def ink_to_image(mask: Tensor, size: int, dilation: int = 0, resize: str = "max"
 class Selection:
     """The examples ``index`` of a lazy source, itself indexable like a source."""
 
-    def __init__(self, source: "QuickDrawRows | SketchFiles", index: Tensor) -> None:
+    def __init__(self, source: QuickDrawRows | SketchFiles, index: Tensor) -> None:
         self.source = source
         self.index = index
 

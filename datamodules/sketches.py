@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import glob
 import os
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -64,7 +64,7 @@ class SketchesDataModule(ZooDataModule):
         dilation: int = 0,
         resize: str = "max",
         data_dir: str = "data/sketches",
-        image_size: Optional[int] = None,
+        image_size: int | None = None,
         **kwargs: Any,
     ) -> None:
         if format not in FORMATS:
@@ -83,8 +83,8 @@ class SketchesDataModule(ZooDataModule):
         self.test_fraction = test_fraction
         self.dilation = dilation
         self.resize = resize
-        self._classes: Optional[list[str]] = None
-        self._splits: Optional[dict[str, tuple[Selection, Tensor]]] = None
+        self._classes: list[str] | None = None
+        self._splits: dict[str, tuple[Selection, Tensor]] | None = None
 
     @property
     def native_shape(self) -> tuple[int, int, int]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -69,7 +69,7 @@ class STL10DataModule(ZooDataModule):
             self.prepare_data()  # setup() called without prepare_data(), e.g. from plain Python
         require_files("STL-10", self.binary_dir, names, "the binaries (" + ", ".join(names) + ")")
 
-        def reason() -> Optional[str]:
+        def reason() -> str | None:
             bad = first_bad_checksum(self.binary_dir, self._expected())
             return f"checksum mismatch in {bad}" if bad else None
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 from torch import Tensor
 
@@ -35,10 +33,10 @@ class ToyDataModule(ZooDataModule):
         batch_size: int = 64,
         num_workers: int = 0,
         val_size: int = 0,
-        num_labels: Optional[int] = None,
-        labeled_batch_size: Optional[int] = None,
-        limit_per_class: Optional[int] = None,
-        limit: Optional[int] = None,
+        num_labels: int | None = None,
+        labeled_batch_size: int | None = None,
+        limit_per_class: int | None = None,
+        limit: int | None = None,
         seed: int = 0,
         predict_size: int = 0,
     ) -> None:
@@ -73,13 +71,13 @@ class ToyDataModule(ZooDataModule):
         return TOYS[self.name].num_classes
 
     @property
-    def centers(self) -> Optional[Tensor]:
+    def centers(self) -> Tensor | None:
         """Mode centres (K, 2) in data units, or None for the Swiss roll (for mode-coverage metrics)."""
         centers = TOYS[self.name].centers
         return None if centers is None else centers()
 
     @property
-    def mode_std(self) -> Optional[float]:
+    def mode_std(self) -> float | None:
         """Standard deviation of each mode in data units (e.g. 0.05 / 2.828), or None."""
         return TOYS[self.name].mode_std
 

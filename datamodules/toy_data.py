@@ -8,8 +8,8 @@ order is shuffled, so small samples still show every mode.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 import torch
 from torch import Tensor
@@ -60,8 +60,8 @@ class Toy:
     """A toy distribution: its sampler, mode centres and per-mode standard deviation (data units)."""
 
     sample: Callable[[int, torch.Generator], tuple[Tensor, Tensor]]
-    centers: Optional[Callable[[], Tensor]]
-    mode_std: Optional[float]
+    centers: Callable[[], Tensor] | None
+    mode_std: float | None
     num_classes: int
 
 

@@ -3,11 +3,10 @@
 from pathlib import Path
 
 import lightning as L
+from conftest import quiet_trainer
 
 import zoo
 from zoo.datamodules import EmbeddedMNISTDataModule
-
-from conftest import quiet_trainer
 
 TINY_CLASSIFIER = dict(width=4, feature_dim=8)
 TINY_GAN = dict(latent_dim=8, g_width=8, d_width=8, num_sample_images=4)

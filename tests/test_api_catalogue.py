@@ -12,14 +12,13 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from datafiles import balanced_labels, random_images, write_mnist
 from PIL import Image
 
 import zoo
 from zoo.datamodules import ImageFolderDataModule, MNISTDataModule, SketchesDataModule
 from zoo.errors import DataPermissionError, ZooError
 from zoo.refine import refine
-
-from datafiles import balanced_labels, random_images, write_mnist
 
 LATENT = 8
 TINY = dict(img_shape=(1, 28, 28), latent_dim=LATENT, g_width=8, d_width=8, num_sample_images=4)
@@ -137,7 +136,8 @@ CATALOGUE = [
     ("refine labels of the wrong length", lambda m, d, mp: refine(m.cgan, z(), labels=torch.tensor([0, 1]), steps=1), "expected shape (4,), got (2,)"),
     ("refine a conditional model without labels", lambda m, d, mp: refine(m.cgan, z(), steps=1), "conditional model: pass labels"),
     ("refine labels for an unconditional model", lambda m, d, mp: refine(m.gan, z(), labels=torch.arange(4), steps=1), "GAN is unconditional"),
-    ("noise_seeds of the wrong length", lambda m, d, mp: refine(m.gan, z(), noise_seeds=torch.arange(2), steps=1), "noise_seeds must hold one value per sample: expected shape (4,), got (2,)"),
+    ("noise_seeds of the wrong length", lambda m, d, mp: refine(m.gan, z(), noise_seeds=torch.arange(2), steps=1),
+     "noise_seeds must hold one value per sample: expected shape (4,), got (2,)"),
     ("fractional noise_seeds", lambda m, d, mp: refine(m.gan, z(), noise_seeds=torch.rand(4), steps=1), "noise_seeds must hold whole numbers"),
     ("NaN eta", lambda m, d, mp: refine(m.gan, z(), eta=float("nan")), "eta must be a finite number >= 0, got nan"),
     ("infinite eta", lambda m, d, mp: refine(m.gan, z(), eta=float("inf")), "eta must be a finite number >= 0, got inf"),
@@ -149,7 +149,8 @@ CATALOGUE = [
     # data files
     ("MNIST with a wrong magic number", lambda m, d, mp: MNISTDataModule(data_dir=mnist_with_header(d, (0x0809).to_bytes(4, "big")), batch_size=4).setup("fit"),
      "'train-images-idx3-ubyte' starts with the magic number 0x00000809 instead of MNIST's 0x00000803 (not an MNIST IDX file)"),
-    ("MNIST labels where images belong", lambda m, d, mp: MNISTDataModule(data_dir=mnist_with_header(d, (0x0801).to_bytes(4, "big")), batch_size=4).setup("fit"),
+    ("MNIST labels where images belong",
+     lambda m, d, mp: MNISTDataModule(data_dir=mnist_with_header(d, (0x0801).to_bytes(4, "big")), batch_size=4).setup("fit"),
      "starts with the magic number 0x00000801 instead of MNIST's 0x00000803"),
     ("MNIST still gzip-compressed", lambda m, d, mp: MNISTDataModule(data_dir=gzipped_mnist(d), batch_size=4).setup("fit"), "(a gzip archive: extract it)"),
     ("MNIST file this user may not read", unreadable_mnist, "permission denied reading"),

@@ -5,12 +5,10 @@ import sys
 
 import pytest
 import torch
+from conftest import quiet_trainer, tiny_loader
 
 import zoo
-from zoo import hub
 from zoo.errors import ZooError
-
-from conftest import quiet_trainer, tiny_loader
 
 PROBE = "zoo_probe_module_named_by_a_checkpoint"
 

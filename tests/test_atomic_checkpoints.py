@@ -16,6 +16,7 @@ import lightning as L
 import pytest
 import torch
 import yaml
+from conftest import TINY_CLI, quiet_trainer, tiny_loader
 from lightning.pytorch.callbacks import ModelCheckpoint
 from torch import nn
 
@@ -23,8 +24,6 @@ import zoo
 from zoo.checkpoint_io import AtomicCheckpointIO, check_savable, remove_stale_partials, save_atomically
 from zoo.cli import main
 from zoo.errors import CheckpointWriteError, NonFiniteWeightsError
-
-from conftest import TINY_CLI, quiet_trainer, tiny_loader
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = str(ROOT / "configs" / "quickstart.yaml")
@@ -72,7 +71,9 @@ def test_non_finite_buffer_is_never_written_and_the_last_good_checkpoint_stays(t
     model = InfiniteRunningVariance(**tiny_gan_kwargs)
     checkpoint = ModelCheckpoint(dirpath=tmp_path, save_last=True, save_top_k=1)
     trainer = quiet_trainer(max_epochs=4, enable_checkpointing=True, callbacks=[checkpoint], plugins=[AtomicCheckpointIO()])
-    with pytest.raises(NonFiniteWeightsError, match=r"the weights hold NaN/inf \(.*running_var\), so .*epoch=1.* was not written and earlier checkpoints are kept"):
+    with pytest.raises(
+        NonFiniteWeightsError, match=r"the weights hold NaN/inf \(.*running_var\), so .*epoch=1.* was not written and earlier checkpoints are kept"
+    ):
         trainer.fit(model, tiny_loader(n=8, batch_size=4))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch=0-step=4.ckpt", "last.ckpt"]
     last = torch.load(tmp_path / "last.ckpt", weights_only=True)

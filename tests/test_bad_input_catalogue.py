@@ -2,7 +2,6 @@
 one line on stderr naming the problem, and no existing output file changed."""
 
 import functools
-import gzip
 import shutil
 import sys
 import tempfile
@@ -10,12 +9,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import quiet_trainer, tiny_loader
 
 import zoo
 from zoo.cli import main
 from zoo.hub import export
-
-from conftest import quiet_trainer, tiny_loader
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = str(ROOT / "configs" / "quickstart.yaml")
@@ -44,7 +42,7 @@ def naming_checkpoint(path: Path, class_path=None, **hyper_parameters) -> str:
     return str(path)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _trained_checkpoint() -> Path:
     """A full checkpoint of one training step with the catalogue's model options (quickstart, widths 8)."""
     model = zoo.GAN(img_shape=(1, 28, 28), latent_dim=64, g_width=8, d_width=8, lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999))
@@ -103,7 +101,8 @@ CATALOGUE = [
     ("ema_decay out of range", lambda d: ["--model.init_args.ema_decay", "1.5"], "ema_decay"),
     ("unknown generator architecture", lambda d: ["--model.init_args.generator", "resnet9000"], "unknown generator"),
     ("unknown latent prior", lambda d: ["--model.init_args.latent", "cauchy"], "unknown latent prior"),
-    ("linear LR decay without max_epochs", lambda d: ["--model.init_args.lr_schedule", "linear_decay", "--trainer.max_epochs", "-1", "--trainer.max_steps", "3"], "max_epochs"),
+    ("linear LR decay without max_epochs",
+     lambda d: ["--model.init_args.lr_schedule", "linear_decay", "--trainer.max_epochs", "-1", "--trainer.max_steps", "3"], "max_epochs"),
     ("checkpoint path that does not exist", lambda d: ["--ckpt_path", str(d / "nope.ckpt")], "does not exist"),
     ("corrupt checkpoint", lambda d: ["--ckpt_path", write(d / "corrupt.ckpt", "garbage")], "truncated or not a PyTorch checkpoint"),
     ("checkpoint carrying pickled code", lambda d: ["--ckpt_path", pickled_code_checkpoint(d / "code.ckpt")], "pickled code"),
@@ -112,9 +111,11 @@ CATALOGUE = [
      "the zoo does not import module 'this' because a checkpoint names it; if you trust it, name it with --model this.GAN"),
     ("checkpoint naming a module to import, with --model", lambda d: ["--model", "GAN", "--ckpt_path", naming_checkpoint(d / "this.ckpt", "this.GAN")],
      "does not import module 'this'"),
-    ("checkpoint naming a module through Lightning's _class_path", lambda d: ["--model", "GAN", "--ckpt_path", naming_checkpoint(d / "this.ckpt", _class_path="this.GAN")],
+    ("checkpoint naming a module through Lightning's _class_path",
+     lambda d: ["--model", "GAN", "--ckpt_path", naming_checkpoint(d / "this.ckpt", _class_path="this.GAN")],
      "does not import module 'this'"),
-    ("checkpoint naming a module through Lightning's _instantiator", lambda d: ["--ckpt_path", naming_checkpoint(d / "this.ckpt", "zoo.gan.GAN", _instantiator="this.build")],
+    ("checkpoint naming a module through Lightning's _instantiator",
+     lambda d: ["--ckpt_path", naming_checkpoint(d / "this.ckpt", "zoo.gan.GAN", _instantiator="this.build")],
      "(hyper-parameter _instantiator) names 'this.build'"),
     ("checkpoint path that is a folder", lambda d: ["--ckpt_path", str(d)], "is a folder; pass the path of a .ckpt file inside it"),
     ("config path that is a folder", lambda d: ["--config", str(d)], "is a folder; pass a .yaml file"),
@@ -134,13 +135,20 @@ CATALOGUE = [
      "(checkpoint: 0.0002), --model.init_args.optimizer 'sgd' (checkpoint: 'adam') disagree with checkpoint"),
     ("checkpoint folder where a file stands", lambda d: ["--trainer.default_root_dir", write(d / "a-file", "x")], "a file stands in its place"),
     # Method-specific hyper-parameters and data.
-    ("gradient penalty together with weight clipping", lambda d: ["--model", "WGAN", "--model.penalty", "gp", "--model.clip_value", "0.01"], "are alternatives"),
-    ("conditional model on unlabelled data", lambda d: ["--model", "ConditionalGAN", "--data", "ToyDataModule", "--data.name", "swissroll"], "needs labelled data"),
-    ("mixture latent with zero components", lambda d: ["--model", "DeLiGAN", "--model.latent", '{"name": "mixture", "components": 0}'], "at least one component"),
+    ("gradient penalty together with weight clipping", lambda d: ["--model", "WGAN", "--model.penalty", "gp", "--model.clip_value", "0.01"],
+     "are alternatives"),
+    ("conditional model on unlabelled data", lambda d: ["--model", "ConditionalGAN", "--data", "ToyDataModule", "--data.name", "swissroll"],
+     "needs labelled data"),
+    ("mixture latent with zero components", lambda d: ["--model", "DeLiGAN", "--model.latent", '{"name": "mixture", "components": 0}'],
+     "at least one component"),
     ("semi-supervised Improved GAN without num_labels", lambda d: ["--model", "ImprovedGAN"], "--data.num_labels"),
-    ("feature-matching layer that does not exist", lambda d: ["--model", "ImprovedGAN", "--data.num_labels", "100", "--model.feature_layer", "nope"], "feature_layer 'nope'"),
+    ("feature-matching layer that does not exist", lambda d: ["--model", "ImprovedGAN", "--data.num_labels", "100", "--model.feature_layer", "nope"],
+     "feature_layer 'nope'"),
     ("unknown T-GAN loss", lambda d: ["--model", "TGAN", "--model.loss", "lsgan"], "expects one of 'sgan', 'wgan'"),
-    ("minibatch discrimination with batch size 1", lambda d: ["--model.init_args.discriminator", '{"name": "minibatch", "base": "dcgan"}', "--data.init_args.batch_size", "1", "--data.init_args.limit_per_class", "2"], "at least 2 examples"),
+    ("minibatch discrimination with batch size 1",
+     lambda d: ["--model.init_args.discriminator", '{"name": "minibatch", "base": "dcgan"}', "--data.init_args.batch_size", "1",
+                "--data.init_args.limit_per_class", "2"],
+     "at least 2 examples"),
 ]
 
 

@@ -2,12 +2,11 @@
 
 import pytest
 import torch
+from conftest import quiet_trainer, tiny_loader
 
 import zoo
 from zoo.balancing import AdaptiveBalancer
 from zoo.errors import ZooError
-
-from conftest import quiet_trainer, tiny_loader
 
 TINY = dict(img_shape=(1, 28, 28), latent_dim=8, g_width=8, d_width=8, num_sample_images=4)
 

@@ -6,13 +6,12 @@ from dataclasses import replace
 import lightning as L
 import pytest
 import torch
+from conftest import quiet_trainer, tiny_loader
 from torch import nn
 
 import zoo
 from zoo.base import GANBatch, as_gan_batch
 from zoo.errors import ZooError
-
-from conftest import quiet_trainer, tiny_loader
 
 
 def test_n_critic_and_g_steps_schedule(tiny_gan_kwargs):
@@ -66,7 +65,9 @@ def test_sample_is_seeded_eval_mode_and_restores_training(tiny_gan_kwargs):
     assert a.shape == (6, 1, 28, 28) and torch.equal(a, b) and not torch.equal(a, c)
     assert model.generator.training  # restored
     # Eval mode: a sample does not depend on the other samples of its batch (batch norm uses running stats).
-    assert torch.allclose(model.sample(6, seed=1)[:3], model.sample_from_noise(model.latent.noise(6, generator=torch.Generator().manual_seed(1))[:3]), atol=1e-6)
+    assert torch.allclose(
+        model.sample(6, seed=1)[:3], model.sample_from_noise(model.latent.noise(6, generator=torch.Generator().manual_seed(1))[:3]), atol=1e-6
+    )
 
 
 def test_checkpoint_reloads_to_identical_samples_and_counters(tmp_path, tiny_gan_kwargs):

@@ -2,13 +2,12 @@
 
 import pytest
 import torch
+from conftest import quiet_trainer
+from evaluation_helpers import TINY_CLASSIFIER, classifier_checkpoint, digits, gan_checkpoint
 
 import zoo
 from zoo.errors import ZooError
 from zoo.metrics import ClassifierNetwork, load_feature_network
-
-from conftest import quiet_trainer
-from evaluation_helpers import TINY_CLASSIFIER, classifier_checkpoint, digits, gan_checkpoint
 
 
 def test_classifier_learns_the_digits_and_reports_accuracy():

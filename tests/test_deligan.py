@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import quiet_trainer, short_cli_fit, tiny_loader
 from torch import nn
 
 import zoo
@@ -13,8 +14,6 @@ from zoo.cli import main
 from zoo.errors import ZooError
 from zoo.latent import MixtureOfGaussians, build_latent
 from zoo.refine import langevin_noise, refine
-
-from conftest import quiet_trainer, short_cli_fit, tiny_loader
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(img_shape=(1, 28, 28), latent_dim=8, g_width=8, d_width=8, num_sample_images=4)

@@ -5,14 +5,13 @@ import textwrap
 
 import pytest
 import torch
+from conftest import quiet_trainer
+from evaluation_helpers import classifier_checkpoint, digits, gan_checkpoint
 
 import zoo
 from zoo.callbacks import DGflow, Evaluation
 from zoo.cli import main
 from zoo.errors import ZooError
-
-from conftest import quiet_trainer
-from evaluation_helpers import classifier_checkpoint, digits, gan_checkpoint
 
 NETWORK = "classifier:embedded_mnist"
 
@@ -24,7 +23,9 @@ def checkpoints(tmp_path_factory):
 
 
 def evaluation(classifier, tmp_path) -> Evaluation:
-    return Evaluation(network=str(classifier), metrics=["is", "fid", "mis"], num_samples=24, is_splits=2, real_split="test", num_real=60, cache_dir=str(tmp_path))
+    return Evaluation(
+        network=str(classifier), metrics=["is", "fid", "mis"], num_samples=24, is_splits=2, real_split="test", num_real=60, cache_dir=str(tmp_path)
+    )
 
 
 def test_metrics_at_each_snapshot_and_step_zero_is_the_unrefined_sample(checkpoints, tmp_path):

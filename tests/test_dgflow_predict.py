@@ -8,11 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import quiet_trainer
 
 import zoo
 from zoo.callbacks.sample_writer import merge_predictions
-
-from conftest import quiet_trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = str(ROOT / "configs" / "dgflow" / "toy_25gaussians.yaml")

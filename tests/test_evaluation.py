@@ -10,17 +10,16 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import quiet_trainer
+from evaluation_helpers import TINY_GAN, classifier_checkpoint, digits, gan_checkpoint
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
-import zoo.callbacks.evaluation as evaluation_module
 import zoo
+import zoo.callbacks.evaluation as evaluation_module
 from zoo.callbacks import Evaluation
 from zoo.cli import main
 from zoo.errors import ZooError
 from zoo.metrics import InceptionNetwork
-
-from conftest import quiet_trainer
-from evaluation_helpers import TINY_GAN, classifier_checkpoint, digits, gan_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 FID = "val/fid(classifier:embedded_mnist)"
@@ -142,7 +141,9 @@ def test_two_process_ddp_gives_the_single_process_numbers(tmp_path, classifier_p
     script, out = tmp_path / "ddp_eval.py", tmp_path / "ddp.json"
     script.write_text(DDP_SCRIPT)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, str(script), str(gan), str(classifier_path), str(out), str(ROOT)], env=env, capture_output=True, text=True, timeout=240)
+    result = subprocess.run(
+        [sys.executable, str(script), str(gan), str(classifier_path), str(out), str(ROOT)], env=env, capture_output=True, text=True, timeout=240
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     distributed = json.loads(out.read_text())
 
@@ -178,12 +179,16 @@ def test_zoo_test_prints_the_metrics_with_their_network_and_writes_json(tmp_path
             """
         )
     )
-    code = main(["test", "--config", str(config), "--model", "GAN", "--data", "EmbeddedMNISTDataModule", "--data.limit_per_class", "8", "--ckpt_path", str(gan)])
+    code = main(
+        ["test", "--config", str(config), "--model", "GAN", "--data", "EmbeddedMNISTDataModule", "--data.limit_per_class", "8", "--ckpt_path", str(gan)]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err[-2000:]
     assert "classifier:embedded_mnist" in out and "test/fid" in out and "gan.test.json" in out
     record = json.loads((tmp_path / "gan.test.json").read_text())
     assert record["model"] == "GAN" and record["checkpoint"] == str(gan)
-    assert set(record["metrics"]) >= {"test/fid(classifier:embedded_mnist)", "test/is(classifier:embedded_mnist)", "test/mis(classifier:embedded_mnist)", "test/d_loss"}
+    assert set(record["metrics"]) >= {
+        "test/fid(classifier:embedded_mnist)", "test/is(classifier:embedded_mnist)", "test/mis(classifier:embedded_mnist)", "test/d_loss"
+    }
     details = record["details"]["Evaluation"]
     assert details["network"] == "classifier:embedded_mnist" and details["num_samples"] == 40 and len(details["network_sha256"]) == 64

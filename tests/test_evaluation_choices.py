@@ -3,15 +3,14 @@ accuracy, and one definition of sample i shared with predict and DGflow."""
 
 import pytest
 import torch
+from conftest import quiet_trainer
+from evaluation_helpers import TINY_GAN, classifier_checkpoint, digits
 
 import zoo
 from zoo.callbacks import Evaluation
 from zoo.datamodules import CIFAR10DataModule, EmbeddedMNISTDataModule, ToyDataModule
 from zoo.errors import ZooError
 from zoo.metrics import FeatureSet, classifier_for, compute_metrics, load_feature_network, requested_class_accuracy
-
-from conftest import quiet_trainer
-from evaluation_helpers import TINY_GAN, classifier_checkpoint, digits
 
 
 def test_requested_class_accuracy_counts_samples_classified_as_requested():

@@ -4,11 +4,10 @@ state survives a checkpoint and an exact resume."""
 import lightning as L
 import pytest
 import torch
+from conftest import quiet_trainer, tiny_loader
 
 import zoo
 from zoo.callbacks import HistoricalAveraging
-
-from conftest import quiet_trainer, tiny_loader
 
 WEIGHT = 0.3
 

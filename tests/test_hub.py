@@ -4,12 +4,11 @@ import json
 
 import pytest
 import torch
+from conftest import quiet_trainer, tiny_loader
 
 import zoo
 from zoo import hub
 from zoo.errors import ZooError
-
-from conftest import quiet_trainer, tiny_loader
 
 
 @pytest.fixture

@@ -3,13 +3,12 @@
 import numpy as np
 import pytest
 import torch
+from conftest import quiet_trainer
 from PIL import Image
 
 import zoo
 from zoo.datamodules import ImageFolderDataModule
 from zoo.errors import CorruptDataError, DataNotFoundError, ZooError
-
-from conftest import quiet_trainer
 
 
 def write_png(path, array):

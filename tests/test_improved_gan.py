@@ -9,15 +9,14 @@ import lightning as L
 import pytest
 import torch
 import yaml
+from conftest import quiet_trainer, tiny_loader
 from torch import nn
 
 import zoo
-from zoo.datamodules import EmbeddedMNISTDataModule
 from zoo import losses
+from zoo.datamodules import EmbeddedMNISTDataModule
 from zoo.nets import build_discriminator, build_generator
 from zoo.nets.improved_layers import GaussianNoise, MinibatchDiscrimination, VirtualBatchNorm, weight_norm_data_init
-
-from conftest import quiet_trainer, tiny_loader
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "improved_gan"
 
@@ -91,7 +90,8 @@ class GradientRecorder(L.Callback):
         self.steps = []
 
     def on_before_optimizer_step(self, trainer, pl_module, optimizer):
-        grads = lambda net: [None if p.grad is None else p.grad.clone() for p in net.parameters()]
+        def grads(net):
+            return [None if p.grad is None else p.grad.clone() for p in net.parameters()]
         is_g = optimizer is trainer.optimizers[0] or getattr(optimizer, "optimizer", None) is trainer.optimizers[0]
         self.steps.append(("g" if is_g else "d", grads(pl_module.generator), grads(pl_module.discriminator)))
 
@@ -162,7 +162,9 @@ def test_unsupervised_use_with_every_technique():
     assert model.realness(torch.zeros(3, 1, 28, 28)).shape == (3,)
 
 
-@pytest.mark.parametrize("name, shape", [("mnist_ssl", (1, 28, 28)), ("mnist_ssl_softplus", (1, 28, 28)), ("cifar10_ssl", (3, 32, 32)), ("embedded_mnist_ssl", (1, 28, 28))])
+@pytest.mark.parametrize(
+    "name, shape", [("mnist_ssl", (1, 28, 28)), ("mnist_ssl_softplus", (1, 28, 28)), ("cifar10_ssl", (3, 32, 32)), ("embedded_mnist_ssl", (1, 28, 28))]
+)
 def test_configs_build_the_paper_architectures(name, shape):
     config = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())
     assert config["model"]["class_path"] == "zoo.ImprovedGAN"

@@ -5,6 +5,7 @@ values, the data-dependent init, minibatch discrimination's init and D's moving 
 import lightning as L
 import pytest
 import torch
+from conftest import quiet_trainer
 from torch import nn
 
 import zoo
@@ -12,8 +13,6 @@ from zoo import losses
 from zoo.nets import build_discriminator, build_generator
 from zoo.nets.improved import UnitRange
 from zoo.nets.improved_layers import GaussianNoise, MinibatchDiscrimination, weight_norm_data_init
-
-from conftest import quiet_trainer
 
 
 def gain(layer: nn.Module) -> torch.Tensor:

@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import quiet_trainer, tiny_loader
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 import zoo
 from zoo.errors import NonFiniteLossError
-
-from conftest import quiet_trainer, tiny_loader
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = str(ROOT / "configs" / "quickstart.yaml")

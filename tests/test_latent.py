@@ -25,7 +25,12 @@ def test_seeded_noise_is_reproducible():
 
 @pytest.mark.parametrize(
     "spec, words",
-    [("gaussian_mix", "unknown latent prior"), ({"low": 0}, "'name' key"), ({"name": "uniform", "low": 1, "high": 0}, "high > low"), ({"name": "normal", "bogus": 1}, "bad options")],
+    [
+        ("gaussian_mix", "unknown latent prior"),
+        ({"low": 0}, "'name' key"),
+        ({"name": "uniform", "low": 1, "high": 0}, "high > low"),
+        ({"name": "normal", "bogus": 1}, "bad options"),
+    ],
 )
 def test_bad_specs_raise_one_line(spec, words):
     with pytest.raises(ZooError, match=words):

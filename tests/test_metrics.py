@@ -144,7 +144,9 @@ def test_compute_metrics_names_the_network_in_every_key():
     g = torch.Generator().manual_seed(0)
     real = FeatureSet(torch.randn(60, 4, generator=g), torch.randn(60, 3, generator=g).softmax(dim=1))
     fake = FeatureSet(torch.randn(60, 4, generator=g), torch.randn(60, 3, generator=g).softmax(dim=1))
-    results = compute_metrics(["is", "fid", "kid", "mis", "mis_all_pairs"], "classifier:toy", fake, real, MetricSettings(is_splits=2, kid_subsets=3, kid_subset_size=20))
+    results = compute_metrics(
+        ["is", "fid", "kid", "mis", "mis_all_pairs"], "classifier:toy", fake, real, MetricSettings(is_splits=2, kid_subsets=3, kid_subset_size=20)
+    )
     assert set(results) == {metric_key(m, "classifier:toy") for m in ("is", "is_std", "fid", "kid", "kid_std", "mis", "mis_all_pairs")}
     assert parse_metric_key("test/fid(classifier:toy)") == ("test/fid", "classifier:toy")
     assert parse_metric_key("test/d_loss") is None

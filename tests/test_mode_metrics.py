@@ -4,6 +4,8 @@ import math
 
 import pytest
 import torch
+from conftest import quiet_trainer
+from evaluation_helpers import TINY_GAN, classifier_checkpoint, digits
 from torch import Tensor
 
 import zoo
@@ -20,9 +22,6 @@ from zoo.metrics import (
     modes_covered,
     nearest_mode_quality,
 )
-
-from conftest import quiet_trainer
-from evaluation_helpers import TINY_GAN, classifier_checkpoint, digits
 
 
 def one_hot_probs(labels, num_classes):

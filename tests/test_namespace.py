@@ -24,7 +24,10 @@ def run_outside_repo(cwd: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_import_zoo_does_not_import_datamodules_or_callbacks(tmp_path):
-    code = "import sys, zoo; print(sorted(m for m in sys.modules if m.split('.')[0] in ('datamodules', 'callbacks') or m.startswith(('zoo.datamodules', 'zoo.callbacks'))))"
+    code = (
+        "import sys, zoo; print(sorted(m for m in sys.modules if m.split('.')[0] in ('datamodules', 'callbacks') "
+        "or m.startswith(('zoo.datamodules', 'zoo.callbacks'))))"
+    )
     result = run_outside_repo(tmp_path, "-c", code)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "[]"

@@ -1,19 +1,17 @@
 """Where evaluations write: next to the checkpoint, never into the installed package, no new log
 folder per run; `zoo predict` always writes and says where; `zoo validate` needs a val split."""
 
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from evaluation_helpers import gan_checkpoint
 
 import zoo
-from zoo import hub
 import zoo.cli
+from zoo import hub
 from zoo.cli import main
 from zoo.outputs import evaluation_dir, is_protected
-
-from evaluation_helpers import gan_checkpoint
 
 DIGITS = ["--data", "EmbeddedMNISTDataModule", "--data.limit_per_class", "8", "--data.batch_size", "16"]
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import stat
 
-import numpy as np
 import pytest
 import torch
 from torchvision.datasets import FashionMNIST

@@ -3,6 +3,8 @@ that tells two image folders apart."""
 
 import pytest
 import torch
+from conftest import quiet_trainer
+from evaluation_helpers import TINY_GAN, classifier_checkpoint
 from PIL import Image
 
 import zoo
@@ -10,9 +12,6 @@ from zoo.callbacks import Evaluation
 from zoo.datamodules import EmbeddedMNISTDataModule, ImageFolderDataModule
 from zoo.datamodules.embedded_mnist import embedded_csv_path, read_digits
 from zoo.errors import ZooError
-
-from conftest import quiet_trainer
-from evaluation_helpers import TINY_GAN, classifier_checkpoint
 
 FID = "fid(classifier:embedded_mnist)"
 

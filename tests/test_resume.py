@@ -4,10 +4,9 @@ same weights as an uninterrupted fit (optimizer state, counters, schedules, EMA,
 import lightning as L
 import pytest
 import torch
+from conftest import quiet_trainer, tiny_loader
 
 import zoo
-
-from conftest import quiet_trainer, tiny_loader
 
 # One factory per method family; each returns a fresh module (seeded by the caller).
 FAMILIES = {

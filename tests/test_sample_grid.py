@@ -1,15 +1,13 @@
 """SampleGrid: the fixed-noise grid, and one row per class for conditional models."""
 
-from typing import Optional
 
 import torch
+from conftest import quiet_trainer, tiny_loader
 from torch import Tensor, nn
 from torchvision.io import decode_png, read_file
 
 import zoo
 from zoo.callbacks import SampleGrid
-
-from conftest import quiet_trainer, tiny_loader
 
 NUM_CLASSES = 3
 
@@ -19,10 +17,10 @@ class LabelPainter(zoo.GAN):
 
     conditional = True
 
-    def fixed_labels(self) -> Optional[Tensor]:
+    def fixed_labels(self) -> Tensor | None:
         return torch.arange(len(self.fixed_noise)) % NUM_CLASSES
 
-    def generate(self, z: Tensor, labels: Optional[Tensor] = None, network: Optional[nn.Module] = None) -> Tensor:
+    def generate(self, z: Tensor, labels: Tensor | None = None, network: nn.Module | None = None) -> Tensor:
         images = super().generate(z, labels, network)
         if labels is None:
             return images

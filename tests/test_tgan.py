@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import quiet_trainer, short_cli_fit, tiny_loader
 from torch import nn
 from torch.nn.utils import parametrize
 
@@ -16,8 +17,6 @@ from zoo.base import GANBatch
 from zoo.cli import main
 from zoo.errors import ZooError
 from zoo.nets import PairCritic
-
-from conftest import quiet_trainer, short_cli_fit, tiny_loader
 
 TINY = dict(img_shape=(1, 28, 28), latent_dim=8, g_width=8, d_width=8, num_sample_images=4, embed_dim=8, critic_hidden=16)
 
@@ -203,7 +202,15 @@ def test_encoder_batch_norm_gamma_is_spectrally_normalised():
         build_discriminator("tgan_celeba", (3, 64, 64), width=8, out_dim=32)
 
 
-@pytest.mark.parametrize("config, encoder, slope", [("cifar10_tsgan", "tgan_cifar", 0.1), ("cifar10_twgan", "tgan_cifar", 0.1), ("celeba64_tsgan", "tgan_celeba", 0.3), ("celeba64_twgan", "tgan_celeba", 0.3)])
+@pytest.mark.parametrize(
+    "config, encoder, slope",
+    [
+        ("cifar10_tsgan", "tgan_cifar", 0.1),
+        ("cifar10_twgan", "tgan_cifar", 0.1),
+        ("celeba64_tsgan", "tgan_celeba", 0.3),
+        ("celeba64_twgan", "tgan_celeba", 0.3),
+    ],
+)
 def test_cifar_and_celeba_configs_use_the_official_encoder(config, encoder, slope):
     import yaml
 

@@ -4,16 +4,15 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import quiet_trainer, short_cli_fit, tiny_loader
 from torch import nn
 
 import zoo
-from zoo.datamodules import ToyDataModule
 from zoo import losses, penalties
-from zoo.errors import ZooError
 from zoo.cli import main
+from zoo.datamodules import ToyDataModule
+from zoo.errors import ZooError
 from zoo.nets import MLPGenerator
-
-from conftest import quiet_trainer, short_cli_fit, tiny_loader
 
 TINY = dict(img_shape=(1, 28, 28), latent_dim=8, g_width=8, d_width=8, num_sample_images=4)
 
@@ -99,7 +98,9 @@ def test_paper_optimizer_defaults():
     clip = zoo.WGAN(**TINY)
     gp = zoo.WGAN(penalty="gp", **TINY)
     assert (clip.hparams.optimizer, clip.hparams.lr_g, clip.hparams.lr_d, clip.hparams.clip_value, clip.hparams.n_critic) == ("rmsprop", 5e-5, 5e-5, 0.01, 5)
-    assert (gp.hparams.optimizer, gp.hparams.lr_g, tuple(gp.hparams.betas), gp.hparams.clip_value, gp.hparams.gp_weight) == ("adam", 1e-4, (0.0, 0.9), None, 10.0)
+    assert (gp.hparams.optimizer, gp.hparams.lr_g, tuple(gp.hparams.betas), gp.hparams.clip_value, gp.hparams.gp_weight) == (
+        "adam", 1e-4, (0.0, 0.9), None, 10.0
+    )
     trainer = quiet_trainer(max_steps=1)
     trainer.fit(clip, tiny_loader(n=4))
     assert all(isinstance(opt.optimizer, torch.optim.RMSprop) for opt in clip.optimizers())
@@ -166,7 +167,9 @@ def test_checkpoint_reloads_to_identical_samples(kwargs, tmp_path):
     trainer.save_checkpoint(tmp_path / "m.ckpt")
     torch.load(tmp_path / "m.ckpt", weights_only=True)  # plain types only
     loaded = zoo.WGAN.load_from_checkpoint(tmp_path / "m.ckpt")
-    assert (loaded.hparams.penalty, loaded.hparams.clip_value, loaded.hparams.optimizer) == (model.hparams.penalty, model.hparams.clip_value, model.hparams.optimizer)
+    assert (loaded.hparams.penalty, loaded.hparams.clip_value, loaded.hparams.optimizer) == (
+        model.hparams.penalty, model.hparams.clip_value, model.hparams.optimizer
+    )
     assert torch.equal(loaded.sample(8, seed=0), model.sample(8, seed=0))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import operator
 import os
-from typing import Any, Optional
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -69,7 +69,7 @@ def latent_batch(z: Any, width: int, name: str = "z") -> Tensor:
     return z
 
 
-def no_labels(module: Any, labels: Optional[Tensor]) -> None:
+def no_labels(module: Any, labels: Tensor | None) -> None:
     """Refuse labels given to an unconditional model, which would otherwise be ignored silently."""
     if labels is not None and not getattr(module, "conditional", False):
         raise ZooError(
@@ -88,7 +88,7 @@ def per_sample(values: Any, n: int, name: str) -> Tensor:
     return values
 
 
-def memory_of(device: torch.device) -> Optional[int]:
+def memory_of(device: torch.device) -> int | None:
     """Total memory in bytes of ``device`` (the machine's RAM for the CPU), or ``None`` when unknown."""
     if device.type == "cuda":
         return torch.cuda.get_device_properties(device).total_memory

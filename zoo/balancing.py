@@ -19,7 +19,7 @@ Any GAN of the zoo uses them through the base loop's ``balancing`` hyper-paramet
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
@@ -63,7 +63,7 @@ class AdaptiveBalancer:
             self.threshold = float(self.high)
 
     @classmethod
-    def from_options(cls, options: Dict[str, Any]) -> "AdaptiveBalancer":
+    def from_options(cls, options: dict[str, Any]) -> AdaptiveBalancer:
         """Build from the ``balancing`` hyper-parameter, naming unknown keys in one line."""
         known = {"sub_steps", "low", "high", "rate", "g_run_limit", "d_run_limit"}
         unknown = sorted(set(options) - known)
@@ -88,11 +88,11 @@ class AdaptiveBalancer:
         self.g_run, self.d_run = 0, self.d_run + 1
         return "discriminator"
 
-    def state_dict(self) -> Dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
         """Plain numbers for the checkpoint."""
         return asdict(self)
 
-    def load_state_dict(self, state: Dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore the threshold and the runs saved by :meth:`state_dict`."""
         self.threshold = float(state["threshold"])
         self.g_run, self.d_run = int(state["g_run"]), int(state["d_run"])

@@ -15,9 +15,10 @@ import re
 import sys
 import warnings
 import zipfile
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, Optional, Union
+from typing import Any
 
 import torch
 
@@ -29,7 +30,7 @@ CHECKPOINT_KEY = "zoo"
 LIGHTNING_IMPORT_KEYS = ("_instantiator", "_class_path")
 
 
-def read_checkpoint(path: Union[str, Path]) -> Dict[str, Any]:
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """Load a checkpoint's dictionary on the CPU with ``torch.load(weights_only=True)``.
 
     A checkpoint that carries pickled code (a class or function other than tensors and plain
@@ -61,7 +62,7 @@ def read_checkpoint(path: Union[str, Path]) -> Dict[str, Any]:
     return checkpoint
 
 
-def pickled_code(path: Union[str, Path]) -> Optional[str]:
+def pickled_code(path: str | Path) -> str | None:
     """The first global a pickle (a raw one, or ``data.pkl`` of torch's zip format) imports, if it is not torch's.
 
     ``None`` when the bytes are no pickle at all (a truncated or foreign file) or import nothing
@@ -102,7 +103,7 @@ def importable_without_running_new_code(module_name: str, allowed: Iterable[str]
     return module_name == "zoo" or module_name.startswith("zoo.") or module_name in sys.modules or module_name in set(allowed)
 
 
-def resolve_saved_name(name: str, allowed: Iterable[str] = (), source: str = "checkpoint", fix: Optional[str] = None) -> Any:
+def resolve_saved_name(name: str, allowed: Iterable[str] = (), source: str = "checkpoint", fix: str | None = None) -> Any:
     """The object a checkpoint names by ``module.attribute``, imported only from modules that
     :func:`importable_without_running_new_code` accepts.
 
@@ -130,7 +131,7 @@ def resolve_saved_name(name: str, allowed: Iterable[str] = (), source: str = "ch
     return found
 
 
-def resolve_saved_class(name: str, base: type, allowed: Iterable[str] = (), source: str = "checkpoint", fix: Optional[str] = None) -> type:
+def resolve_saved_class(name: str, base: type, allowed: Iterable[str] = (), source: str = "checkpoint", fix: str | None = None) -> type:
     """:func:`resolve_saved_name`, refusing anything that is not a subclass of ``base``."""
     found = resolve_saved_name(name, allowed, source, fix)
     if not (isinstance(found, type) and issubclass(found, base)):
@@ -138,7 +139,7 @@ def resolve_saved_class(name: str, base: type, allowed: Iterable[str] = (), sour
     return found
 
 
-def check_lightning_imports(checkpoint: Dict[str, Any], path: Union[str, Path], allowed: Iterable[str] = ()) -> None:
+def check_lightning_imports(checkpoint: dict[str, Any], path: str | Path, allowed: Iterable[str] = ()) -> None:
     """Refuse a checkpoint whose hyper-parameters make Lightning import a module the user did not choose.
 
     ``Module.load_from_checkpoint`` imports ``_instantiator`` and builds ``_class_path`` through it;
@@ -159,7 +160,7 @@ def public_name(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def saved_class_path(checkpoint: Dict[str, Any]) -> Optional[str]:
+def saved_class_path(checkpoint: dict[str, Any]) -> str | None:
     """The class path the zoo saved in the checkpoint, if any."""
     state = checkpoint.get(CHECKPOINT_KEY)
     return state.get("class_path") if isinstance(state, dict) else None
@@ -169,7 +170,7 @@ def _is_zoo_class(cls: type) -> bool:
     return cls.__module__ == "zoo" or cls.__module__.startswith("zoo.")
 
 
-def check_loads_into(cls: type, path: Union[str, Path]) -> Dict[str, Any]:
+def check_loads_into(cls: type, path: str | Path) -> dict[str, Any]:
     """Read ``path`` for ``cls.load_from_checkpoint`` and refuse, in one line, what would fail later.
 
     Refused: a bad file (:func:`read_checkpoint`), names Lightning would import
@@ -193,7 +194,7 @@ def check_loads_into(cls: type, path: Union[str, Path]) -> Dict[str, Any]:
 
 
 @contextmanager
-def explained_load_errors(cls: type, path: Any, overrides: Dict[str, Any]) -> Iterator[None]:
+def explained_load_errors(cls: type, path: Any, overrides: dict[str, Any]) -> Iterator[None]:
     """Turn the errors of loading a checkpoint with ``overrides`` into one line naming the overrides.
 
     An override that changes a network's shape (``latent_dim=16`` on a model trained with 8) fails

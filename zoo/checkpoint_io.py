@@ -19,8 +19,9 @@ import os
 import re
 import shutil
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any
 
 import lightning as L
 import torch
@@ -34,12 +35,16 @@ PARTIAL_SUFFIX = ".partial"
 _PARTIAL = re.compile(r"^\..+\.(\d+)\.partial$")
 
 
-def non_finite_entries(state_dict: Mapping[str, Any]) -> List[str]:
+def non_finite_entries(state_dict: Mapping[str, Any]) -> list[str]:
     """Names of the floating-point tensors that hold NaN or inf."""
-    return [name for name, value in state_dict.items() if isinstance(value, torch.Tensor) and value.is_floating_point() and not bool(torch.isfinite(value).all())]
+    return [
+        name
+        for name, value in state_dict.items()
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and not bool(torch.isfinite(value).all())
+    ]
 
 
-def largest_weight(state_dict: Mapping[str, Any]) -> Tuple[Optional[str], float]:
+def largest_weight(state_dict: Mapping[str, Any]) -> tuple[str | None, float]:
     """The floating-point entry with the largest magnitude, and that magnitude."""
     name, largest = None, 0.0
     for key, value in state_dict.items():
@@ -50,7 +55,7 @@ def largest_weight(state_dict: Mapping[str, Any]) -> Tuple[Optional[str], float]
     return name, largest
 
 
-def check_savable(checkpoint: Dict[str, Any], path: Union[str, Path]) -> None:
+def check_savable(checkpoint: dict[str, Any], path: str | Path) -> None:
     """Refuse a checkpoint with NaN/inf weights; warn when the weights explode (above :data:`EXPLODING`)."""
     state_dict = checkpoint.get("state_dict") or {}
     bad = non_finite_entries(state_dict)
@@ -69,7 +74,7 @@ def check_savable(checkpoint: Dict[str, Any], path: Union[str, Path]) -> None:
         )
 
 
-def write_error(err: OSError, path: Union[str, Path], during_training: bool = True) -> CheckpointWriteError:
+def write_error(err: OSError, path: str | Path, during_training: bool = True) -> CheckpointWriteError:
     """One line for an ``OSError`` met while writing ``path``: the problem and the fix (and, during
     training, that earlier checkpoints are kept)."""
     folder = Path(path).parent
@@ -102,7 +107,7 @@ def _fsync_folder(folder: Path) -> None:
         os.close(handle)
 
 
-def save_atomically(checkpoint: Dict[str, Any], path: Union[str, Path]) -> None:
+def save_atomically(checkpoint: dict[str, Any], path: str | Path) -> None:
     """``torch.save`` into a partial file next to ``path``, fsync, rename over ``path``, fsync the folder.
 
     On any failure the partial file is removed and ``path`` keeps its previous content.
@@ -125,7 +130,7 @@ def save_atomically(checkpoint: Dict[str, Any], path: Union[str, Path]) -> None:
     _fsync_folder(path.parent)
 
 
-def remove_stale_partials(folder: Union[str, Path]) -> List[Path]:
+def remove_stale_partials(folder: str | Path) -> list[Path]:
     """Delete the partial files that writers killed mid-write (by ``kill -9``) left in ``folder``; return them.
 
     A partial file names its writer's process id; files of processes still alive are kept.
@@ -154,7 +159,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def check_writable(folder: Union[str, Path], needed_bytes: int = 0) -> None:
+def check_writable(folder: str | Path, needed_bytes: int = 0) -> None:
     """Fail with one line, before training, when ``folder`` cannot take a checkpoint of ``needed_bytes``.
 
     Creates the folder, writes and removes a small probe file, and compares the free space with
@@ -198,7 +203,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     The ``zoo`` command passes it to every trainer; in Python: ``L.Trainer(plugins=[AtomicCheckpointIO()])``.
     """
 
-    def save_checkpoint(self, checkpoint: Dict[str, Any], path: Any, storage_options: Optional[Any] = None) -> None:
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
         if storage_options is not None:
             return super().save_checkpoint(checkpoint, path, storage_options)
         check_savable(checkpoint, path)

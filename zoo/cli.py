@@ -22,7 +22,6 @@ import threading
 import time
 import warnings
 from pathlib import Path
-from typing import List, Optional
 
 import lightning as L
 import torch
@@ -46,8 +45,8 @@ from zoo.checkpoint import (
     saved_class_path,
 )
 from zoo.checkpoint_io import AtomicCheckpointIO, CheckpointFolderCheck, check_writable, write_error
-from zoo.errors import ZooError
 from zoo.ema import describe_sampling
+from zoo.errors import ZooError
 from zoo.metrics.evaluate import parse_metric_key
 from zoo.outputs import evaluation_dir, evaluation_file
 
@@ -124,7 +123,7 @@ class ZooCLI(LightningCLI):
         *args, **kwargs: :class:`~lightning.pytorch.cli.LightningCLI`'s.
     """
 
-    def __init__(self, *args, interrupt: Optional[CheckpointOnInterrupt] = None, **kwargs) -> None:
+    def __init__(self, *args, interrupt: CheckpointOnInterrupt | None = None, **kwargs) -> None:
         self.interrupt = interrupt if interrupt is not None else CheckpointOnInterrupt()
         self.argv = list(kwargs.get("args") or [])
         super().__init__(*args, **kwargs)
@@ -250,7 +249,10 @@ class ZooCLI(LightningCLI):
         if trainer.global_step == 0:
             what = "this fit trained nothing: no optimizer step ran (check --trainer.max_epochs, --trainer.max_steps and --trainer.limit_train_batches)"
         elif getattr(model, "g_step_count", None) == 0:
-            what = f"the generator was never updated ({model.d_step_count} discriminator steps, none of the generator); lower --model.init_args.n_critic or train longer"
+            what = (
+                f"the generator was never updated ({model.d_step_count} discriminator steps, none of the generator); "
+                "lower --model.init_args.n_critic or train longer"
+            )
         else:
             return
         error_console.print(f"[bold yellow]zoo: warning: {what}[/]", soft_wrap=True, highlight=False)
@@ -293,7 +295,9 @@ class ZooCLI(LightningCLI):
         if ckpt_path:
             path = evaluation_file(ckpt_path, ".test.json")
             details = {type(cb).__name__: cb.reports["test"] for cb in trainer.callbacks if "test" in (getattr(cb, "reports", None) or {})}
-            record = {"checkpoint": str(ckpt_path), "model": type(model).__name__, "data": type(self.datamodule).__name__, "metrics": metrics, "details": details}
+            record = {
+                "checkpoint": str(ckpt_path), "model": type(model).__name__, "data": type(self.datamodule).__name__, "metrics": metrics, "details": details
+            }
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(json.dumps(record, indent=2) + "\n")
@@ -359,7 +363,7 @@ def require_val_split(datamodule) -> None:
         )
 
 
-def _option_value(argv: List[str], name: str) -> Optional[str]:
+def _option_value(argv: list[str], name: str) -> str | None:
     for i, arg in enumerate(argv):
         if arg == name and i + 1 < len(argv):
             return argv[i + 1]
@@ -368,7 +372,7 @@ def _option_value(argv: List[str], name: str) -> Optional[str]:
     return None
 
 
-def model_from_checkpoint(argv: List[str]) -> List[str]:
+def model_from_checkpoint(argv: list[str]) -> list[str]:
     """Add ``--model <saved class>`` when ``--ckpt_path`` is given and no model is named.
 
     The model is a required argument of the parser, so the class must be known before parsing;
@@ -392,7 +396,7 @@ def model_from_checkpoint(argv: List[str]) -> List[str]:
 LINKED_OPTIONS = ("img_shape", "num_classes")
 
 
-def model_options_given(argv: List[str]) -> set:
+def model_options_given(argv: list[str]) -> set:
     """Model options named on the command line: ``--model X`` gives ``class_path``,
     ``--model.init_args.K``/``--model.K`` give ``K``."""
     given = set()
@@ -418,7 +422,7 @@ def _plain(value):
     return value
 
 
-def conflicting_options(parsed: dict, saved: dict, given: set) -> List[tuple]:
+def conflicting_options(parsed: dict, saved: dict, given: set) -> list[tuple]:
     """``(option, given value, saved value)`` for each option named on the command line whose value differs from the checkpoint's."""
     parsed = _plain(parsed)
     return [(key, parsed[key], saved[key]) for key in sorted(given) if key in parsed and key in saved and _plain(saved[key]) != parsed[key]]
@@ -427,7 +431,7 @@ def conflicting_options(parsed: dict, saved: dict, given: set) -> List[tuple]:
 ABSTRACT_CLASSES = {"GANModule", "ZooDataModule"}
 
 
-def _known_classes(package, base: type) -> List[str]:
+def _known_classes(package, base: type) -> list[str]:
     names = getattr(package, "__all__", [])
     return sorted(
         name for name in names
@@ -435,7 +439,7 @@ def _known_classes(package, base: type) -> List[str]:
     )
 
 
-def check_config_files(argv: List[str]) -> None:
+def check_config_files(argv: list[str]) -> None:
     """Fail with one line naming the file when a ``--config`` file is missing or is not valid YAML."""
     import yaml
 
@@ -488,7 +492,7 @@ def _readable_parser_error(text: str) -> str:
     return text
 
 
-def check_class_names(argv: List[str]) -> None:
+def check_class_names(argv: list[str]) -> None:
     """Fail with one line when ``--model`` or ``--data`` names a class that does not exist."""
     import importlib
 
@@ -510,7 +514,7 @@ def check_class_names(argv: List[str]) -> None:
             raise ZooError(f"{name!r} is not a {base.__name__} class; choose one of {', '.join(known)} or give an import path")
 
 
-def _zoo_cause(err: BaseException) -> Optional[ZooError]:
+def _zoo_cause(err: BaseException) -> ZooError | None:
     seen = set()
     while err is not None and id(err) not in seen:
         if isinstance(err, ZooError):
@@ -528,7 +532,9 @@ def _interrupted(interrupt: CheckpointOnInterrupt, signal_name: str, code: int) 
     if saved is not None:
         error_console.print(f"[bold yellow]zoo: stopped by {signal_name}; checkpoint saved to {saved}; resume with --ckpt_path {saved}[/]", soft_wrap=True)
     elif interrupt.failure:
-        error_console.print(f"[bold yellow]zoo: stopped by {signal_name}; no checkpoint was written: {_one_line(interrupt.failure)}[/]", soft_wrap=True, highlight=False)
+        error_console.print(
+            f"[bold yellow]zoo: stopped by {signal_name}; no checkpoint was written: {_one_line(interrupt.failure)}[/]", soft_wrap=True, highlight=False
+        )
     else:
         error_console.print(f"[bold yellow]zoo: stopped by {signal_name}; no checkpoint was written[/]")
     return code
@@ -551,7 +557,7 @@ def _one_line(err: BaseException) -> str:
     return text or type(err).__name__
 
 
-def main(args: Optional[List[str]] = None) -> int:
+def main(args: list[str] | None = None) -> int:
     """Entry point of the ``zoo`` console script."""
     quiet_lightning()
     accept_legacy_class_paths()
@@ -570,7 +576,7 @@ def main(args: Optional[List[str]] = None) -> int:
             signal.signal(signal.SIGINT, previous)
 
 
-def _run(args: List[str], interrupt: CheckpointOnInterrupt) -> int:
+def _run(args: list[str], interrupt: CheckpointOnInterrupt) -> int:
     try:
         args = model_from_checkpoint(args)
         check_class_names(args)

@@ -20,7 +20,7 @@ holds the labels fixed.
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -58,8 +58,8 @@ class ConditionalGAN(GANModule):
     def __init__(
         self,
         conditioning: Literal["concat", "projection", "auxiliary"] = "concat",
-        g_conditioning: Optional[Literal["concat", "cbn"]] = None,
-        loss: Optional[Literal["hinge", "nonsaturating"]] = None,
+        g_conditioning: Literal["concat", "cbn"] | None = None,
+        loss: Literal["hinge", "nonsaturating"] | None = None,
         ac_weight: float = 0.0,
         **kwargs,
     ) -> None:
@@ -109,7 +109,7 @@ class ConditionalGAN(GANModule):
         return ProjectionDiscriminator(net, k, projection=self.hparams.conditioning == "projection", classifier=self.hparams.ac_weight > 0)
 
     # ------------------------------------------------------------------ labels
-    def sample_fake_labels(self, n: int, batch: Optional[GANBatch] = None) -> Tensor:
+    def sample_fake_labels(self, n: int, batch: GANBatch | None = None) -> Tensor:
         """Classes of the step's generated samples, uniform over ``0 .. K-1`` (the loss hooks read
         them as ``batch.fake.labels``)."""
         if batch is not None:
@@ -139,19 +139,19 @@ class ConditionalGAN(GANModule):
         return batch.labels.long()
 
     # ------------------------------------------------------------------ generation
-    def generate(self, z: Tensor, labels: Optional[Tensor] = None, network: Optional[nn.Module] = None) -> Tensor:
+    def generate(self, z: Tensor, labels: Tensor | None = None, network: nn.Module | None = None) -> Tensor:
         if labels is None:
             raise ZooError("a conditional model generates from labels as well as latents; pass labels")
         return (network or self.generator)(z, labels)
 
     @torch.no_grad()
-    def sample_from_latent(self, z: Tensor, labels: Optional[Tensor] = None, use_ema: bool = True) -> Tensor:
+    def sample_from_latent(self, z: Tensor, labels: Tensor | None = None, use_ema: bool = True) -> Tensor:
         """As the base, with ``labels`` checked; without labels sample ``i`` gets class ``i mod K``."""
         z = arguments.latent_batch(z, self.latent.dim)
         labels = self.labels_for_indices(torch.arange(z.shape[0])) if labels is None else self.check_labels(labels, z.shape[0])
         return super().sample_from_latent(z, labels=labels, use_ema=use_ema)
 
-    def realness(self, x: Tensor, labels: Optional[Tensor] = None) -> Tensor:
+    def realness(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         """The conditional logit ``d(x, y)`` that DGflow climbs with the labels held fixed."""
         if labels is None:
             raise ZooError("the conditional discriminator needs the labels of the samples; pass labels")

@@ -9,12 +9,12 @@ prior's ``regularizer()``). Any zoo GAN takes it with ``latent: {name: mixture, 
 
 from __future__ import annotations
 
-from typing import Any, Dict, Union
+from typing import Any
 
 from zoo.gan import GAN
 from zoo.latent import LatentPrior, LatentSpec
 
-DEFAULT_LATENT: Dict[str, Any] = {"name": "mixture", "components": 50, "sigma_init": 0.2, "sigma_penalty": 1.0 / 3.0}
+DEFAULT_LATENT: dict[str, Any] = {"name": "mixture", "components": 50, "sigma_init": 0.2, "sigma_penalty": 1.0 / 3.0}
 
 
 class DeLiGAN(GAN):
@@ -27,7 +27,7 @@ class DeLiGAN(GAN):
         **kwargs: the :class:`zoo.GAN` and :class:`zoo.base.GANModule` hyper-parameters.
     """
 
-    def __init__(self, latent: Union[LatentSpec, None] = None, **kwargs) -> None:
+    def __init__(self, latent: LatentSpec | None = None, **kwargs) -> None:
         latent = dict(DEFAULT_LATENT) if latent is None else latent
         super().__init__(latent=latent, **kwargs)
         if not isinstance(latent, LatentPrior):

@@ -13,23 +13,23 @@ so early averages follow the generator closely and the configured decay takes ov
 
 from __future__ import annotations
 
-from typing import Callable, Sequence, Union
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
 
 
-def warmup_decay(decay: float, updates: Union[int, Tensor]) -> float:
+def warmup_decay(decay: float, updates: int | Tensor) -> float:
     """The decay of the moving average after ``updates`` updates: ``min(decay, (1 + t) / (10 + t))``."""
     t = float(updates)
     return min(decay, (1.0 + t) / (10.0 + t))
 
 
-def ema_with_warmup(decay: float) -> Callable[[Sequence[Tensor], Sequence[Tensor], Union[int, Tensor]], None]:
+def ema_with_warmup(decay: float) -> Callable[[Sequence[Tensor], Sequence[Tensor], int | Tensor], None]:
     """A ``multi_avg_fn`` for :class:`torch.optim.swa_utils.AveragedModel`: EMA with :func:`warmup_decay`."""
 
     @torch.no_grad()
-    def update(averaged: Sequence[Tensor], current: Sequence[Tensor], num_averaged: Union[int, Tensor]) -> None:
+    def update(averaged: Sequence[Tensor], current: Sequence[Tensor], num_averaged: int | Tensor) -> None:
         weight = 1.0 - warmup_decay(decay, num_averaged)
         for a, c in zip(averaged, current):
             if torch.is_floating_point(a):

@@ -22,9 +22,10 @@ import shutil
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Union
+from typing import Any
 
 import lightning as L
 import torch
@@ -63,7 +64,7 @@ class Pretrained:
     description: str = ""
 
 
-_REGISTRY: Dict[str, Pretrained] = {}
+_REGISTRY: dict[str, Pretrained] = {}
 
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -94,7 +95,7 @@ def unregister_pretrained(name: str) -> None:
     _REGISTRY.pop(name, None)
 
 
-def list_pretrained() -> List[str]:
+def list_pretrained() -> list[str]:
     """Names of the registered checkpoints, sorted."""
     return sorted(_REGISTRY)
 
@@ -121,7 +122,7 @@ def cache_dir() -> Path:
     return path
 
 
-def sha256_of(path: Union[str, Path]) -> str:
+def sha256_of(path: str | Path) -> str:
     """Hex sha256 digest of a file, read in 1 MiB chunks."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -191,7 +192,7 @@ def module_class(class_path: str) -> type:
     return resolve_saved_class(class_path, L.LightningModule)
 
 
-def load(name_or_path: Union[str, Path], map_location: Any = "cpu", **overrides: Any) -> L.LightningModule:
+def load(name_or_path: str | Path, map_location: Any = "cpu", **overrides: Any) -> L.LightningModule:
     """Load a zoo module from a registered name or a checkpoint path, picking the class it was saved as.
 
     Loads with ``weights_only=True`` on ``map_location`` and needs no data set; ``overrides``
@@ -217,7 +218,7 @@ def load(name_or_path: Union[str, Path], map_location: Any = "cpu", **overrides:
     return model.eval()
 
 
-def export(checkpoint_path: Union[str, Path], output_path: Union[str, Path], half: bool = False) -> str:
+def export(checkpoint_path: str | Path, output_path: str | Path, half: bool = False) -> str:
     """Write a slim copy of a checkpoint for distribution and return its sha256.
 
     Keeps the weights, hyper-parameters and the zoo's own state; drops optimizer and loop
@@ -234,7 +235,7 @@ def export(checkpoint_path: Union[str, Path], output_path: Union[str, Path], hal
     return sha256_of(output_path)
 
 
-def register_packaged(table: Union[str, Path] = PACKAGE_TABLE) -> List[str]:
+def register_packaged(table: str | Path = PACKAGE_TABLE) -> list[str]:
     """Register the records of a JSON table (a list of :class:`Pretrained` fields); return their names.
 
     The package's own table lists the small checkpoints that the zoo's benchmarks trained on the

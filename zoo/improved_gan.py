@@ -20,7 +20,7 @@ historical averaging (``zoo.callbacks.HistoricalAveraging``), Gaussian noise and
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Dict, List, Literal, Optional
+from typing import Any, Literal
 
 import torch
 from lightning.pytorch.utilities import CombinedLoader
@@ -77,7 +77,7 @@ class ImprovedGAN(GANModule):
         feature_distance: Literal["l2", "l1"] = "l2",
         generator_real: Literal["previous", "same"] = "previous",
         real_label: float = 1.0,
-        d_ema_rate: Optional[float] = 1e-4,
+        d_ema_rate: float | None = 1e-4,
         data_init: bool = True,
         data_init_size: int = 500,
         **kwargs: Any,
@@ -102,8 +102,8 @@ class ImprovedGAN(GANModule):
         k = int(num_classes) if semi_supervised else 1
         self.val_accuracy = MulticlassAccuracy(num_classes=k, average="micro") if semi_supervised else None
         self.test_accuracy = MulticlassAccuracy(num_classes=k, average="micro") if semi_supervised else None
-        self._previous_real: Optional[Tensor] = None
-        self._independent_d: Optional[bool] = None
+        self._previous_real: Tensor | None = None
+        self._independent_d: bool | None = None
 
     def build(self) -> None:
         """The base's networks, then a check that ``feature_layer`` names a layer of D (one line if not)."""
@@ -150,7 +150,7 @@ class ImprovedGAN(GANModule):
             real_features = self.layer_output(real)
         return losses.feature_matching_loss(real_features, self.layer_output(fake), self.hparams.feature_distance)
 
-    def discriminate_each(self, inputs: List[Tensor]) -> List[Tensor]:
+    def discriminate_each(self, inputs: list[Tensor]) -> list[Tensor]:
         """D's logits for each batch of ``inputs``, as separate batches.
 
         When no layer of D mixes the examples of a batch (no batch norm, no minibatch
@@ -231,7 +231,7 @@ class ImprovedGAN(GANModule):
             mean.copy_(buffer)
         average.n_averaged.fill_(1)  # averaging proper from the first update on (not a copy)
 
-    def discriminator_parameters(self) -> List[nn.Parameter]:
+    def discriminator_parameters(self) -> list[nn.Parameter]:
         """D's trainable parameters: the frozen weight-norm gains are left out, as in the code."""
         return [p for p in self.discriminator.parameters() if p.requires_grad]
 
@@ -251,7 +251,7 @@ class ImprovedGAN(GANModule):
         finally:
             network.train(was_training)
 
-    def _update_accuracy(self, metric: Optional[MulticlassAccuracy], batch: Any) -> None:
+    def _update_accuracy(self, metric: MulticlassAccuracy | None, batch: Any) -> None:
         batch = as_gan_batch(batch)
         if metric is not None and batch.labels is not None:
             metric.update(self.classify(batch.real), batch.labels)
@@ -266,7 +266,7 @@ class ImprovedGAN(GANModule):
         super().test_step(batch, batch_idx)
         self._update_accuracy(self.test_accuracy, batch)
 
-    def _log_error(self, metric: Optional[MulticlassAccuracy], key: str) -> None:
+    def _log_error(self, metric: MulticlassAccuracy | None, key: str) -> None:
         if metric is not None and metric.update_called:
             self.log(key, 1.0 - metric.compute(), prog_bar=True)
             metric.reset()
@@ -277,17 +277,17 @@ class ImprovedGAN(GANModule):
     def on_test_epoch_end(self) -> None:
         self._log_error(self.test_accuracy, "test/error")
 
-    def realness(self, x: Tensor, labels: Optional[Tensor] = None) -> Tensor:
+    def realness(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         """The real/fake logit of the K+1 classifier, ``s(x) = logsumexp(l(x))`` (``D = sigmoid(s)``)."""
         return torch.logsumexp(self.discriminator(x), dim=1)
 
     # ------------------------------------------------------------------ checkpoint state
-    def on_save_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         super().on_save_checkpoint(checkpoint)
         previous = self._previous_real
         checkpoint[STATE_KEY] = {"previous_real": previous.cpu() if previous is not None else None}
 
-    def on_load_checkpoint(self, checkpoint: Dict[str, Any]) -> None:
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         super().on_load_checkpoint(checkpoint)
         previous = checkpoint.get(STATE_KEY, {}).get("previous_real")
         self._previous_real = previous.to(self.device) if previous is not None else None

@@ -15,16 +15,17 @@ so that a checkpoint rebuilds its module without a config file.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Dict, Optional, Union
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from zoo.errors import ZooError
 
-LatentSpec = Union[str, Dict[str, Any]]
+LatentSpec = str | dict[str, Any]
 
-LATENT_PRIORS: Dict[str, Callable[..., "LatentPrior"]] = {}
+LATENT_PRIORS: dict[str, Callable[..., LatentPrior]] = {}
 
 
 def register_latent(name: str) -> Callable[[type], type]:
@@ -56,7 +57,7 @@ class LatentPrior(nn.Module):
         """Width of the raw noise returned by :meth:`noise`."""
         return self.dim
 
-    def noise(self, n: int, *, device: Optional[torch.device] = None, generator: Optional[torch.Generator] = None) -> Tensor:
+    def noise(self, n: int, *, device: torch.device | None = None, generator: torch.Generator | None = None) -> Tensor:
         """Draw raw noise for ``n`` samples; with ``generator`` it is drawn on that generator's device."""
         raise NotImplementedError
 
@@ -64,14 +65,14 @@ class LatentPrior(nn.Module):
         """Map raw noise to latents ``z`` (identity for parameter-free priors)."""
         return noise
 
-    def sample(self, n: int, *, device: Optional[torch.device] = None, generator: Optional[torch.Generator] = None) -> Tensor:
+    def sample(self, n: int, *, device: torch.device | None = None, generator: torch.Generator | None = None) -> Tensor:
         """Draw ``n`` latents: ``forward(noise(n))``, placed on ``device``."""
         eps = self.noise(n, device=device, generator=generator)
         if device is not None:
             eps = eps.to(device)
         return self(eps)
 
-    def regularizer(self) -> Optional[Tensor]:
+    def regularizer(self) -> Tensor | None:
         """A loss term for the generator, or ``None`` when the prior has nothing to regularise."""
         return None
 
@@ -80,7 +81,7 @@ class LatentPrior(nn.Module):
         raise NotImplementedError(f"{type(self).__name__} has no log density")
 
 
-def _draw_device(device: Optional[torch.device], generator: Optional[torch.Generator]) -> Optional[torch.device]:
+def _draw_device(device: torch.device | None, generator: torch.Generator | None) -> torch.device | None:
     return generator.device if generator is not None else device
 
 
@@ -172,7 +173,7 @@ class MixtureOfGaussians(LatentPrior):
         mu_range: float = 1.0,
         sigma_penalty: float = 0.1,
         choice: str = "stratified",
-        sigma_range: Optional[float] = None,
+        sigma_range: float | None = None,
     ) -> None:
         super().__init__(dim)
         if components < 1:
@@ -218,7 +219,7 @@ class MixtureOfGaussians(LatentPrior):
         k = noise[:, 0].round().long()
         return self.mu[k] + self.sigma[k] * noise[:, 1:]
 
-    def regularizer(self) -> Optional[Tensor]:
+    def regularizer(self) -> Tensor | None:
         """DeLiGAN's sigma penalty ``c * mean((1 - sigma)^2)``, added to the generator's loss."""
         return self.sigma_penalty * (1.0 - self.sigma).pow(2).mean()
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional, Union
 
 #: Where evaluations of checkpoints that must stay untouched go, under the working directory.
 FALLBACK_ROOT = Path("runs") / "evaluations"
@@ -28,13 +27,13 @@ def _protected_roots() -> list:
     return [Path(zoo.__file__).resolve().parent, hub.cache_dir().resolve()]
 
 
-def is_protected(path: Union[str, Path]) -> bool:
+def is_protected(path: str | Path) -> bool:
     """Whether ``path`` lies inside the installed package or the pretrained-model cache."""
     resolved = Path(path).expanduser().resolve()
     return any(resolved == root or root in resolved.parents for root in _protected_roots())
 
 
-def evaluation_dir(ckpt_path: Optional[Union[str, Path]], fallback: Union[str, Path] = FALLBACK_ROOT) -> Path:
+def evaluation_dir(ckpt_path: str | Path | None, fallback: str | Path = FALLBACK_ROOT) -> Path:
     """The folder an evaluation of ``ckpt_path`` writes to: the checkpoint's folder, unless it is
     protected (:func:`is_protected`) or not writable: then ``<fallback>/<checkpoint stem>``.
     Without a checkpoint: ``<fallback>/untrained``."""
@@ -46,7 +45,7 @@ def evaluation_dir(ckpt_path: Optional[Union[str, Path]], fallback: Union[str, P
     return folder
 
 
-def evaluation_file(ckpt_path: Optional[Union[str, Path]], suffix: str) -> Path:
+def evaluation_file(ckpt_path: str | Path | None, suffix: str) -> Path:
     """``<evaluation_dir>/<checkpoint stem><suffix>``, e.g. ``.../last.test.json``."""
     stem = Path(ckpt_path).stem if ckpt_path else "untrained"
     return evaluation_dir(ckpt_path) / f"{stem}{suffix}"

@@ -9,7 +9,7 @@ critic with respect to its *input*, which these functions mark as requiring grad
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Optional
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import Tensor
@@ -17,7 +17,7 @@ from torch import Tensor
 __all__ = ["interpolate", "gradient_penalty", "clip_weights_"]
 
 
-def interpolate(real: Tensor, fake: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
+def interpolate(real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """Random points on the lines between paired real and fake examples.
 
     ``x_hat = eps * x + (1 - eps) * x_tilde`` with one ``eps ~ U[0, 1]`` per example

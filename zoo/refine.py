@@ -36,8 +36,8 @@ gives identical numbers on one process or several, on the same hardware and thre
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterable, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -51,7 +51,7 @@ DOT_OPTIMIZERS = ("sgd", "adam")
 #: Pairs of prior draws behind DOT's ``k_eff`` estimate (official ``eff_k(G, D, trial=100)``).
 K_EFF_TRIALS = 100
 
-VELOCITY_FACTORS: Dict[str, Callable[[Tensor], Tensor]] = {
+VELOCITY_FACTORS: dict[str, Callable[[Tensor], Tensor]] = {
     "kl": torch.ones_like,
     "js": torch.sigmoid,
     "logd": lambda d: torch.sigmoid(-d),
@@ -75,7 +75,7 @@ class RefineOptions:
     steps: int = 25
     chunk_size: int = 256
 
-    def check(self) -> "RefineOptions":
+    def check(self) -> RefineOptions:
         """One-line errors for options :func:`refine` cannot run with; returns ``self``."""
         check_options(self.method, self.divergence, self.steps, self.eta, self.gamma)
         if self.chunk_size < 1:
@@ -91,7 +91,7 @@ class Refinement:
     """Result of :func:`refine`: final latents and the latents at each requested snapshot step."""
 
     z: Tensor
-    snapshots: Dict[int, Tensor] = field(default_factory=dict)
+    snapshots: dict[int, Tensor] = field(default_factory=dict)
 
 
 def check_options(method: str, divergence: str, steps: int, eta: float, gamma: float) -> None:
@@ -105,7 +105,7 @@ def check_options(method: str, divergence: str, steps: int, eta: float, gamma: f
     arguments.finite_number(gamma, "gamma")
 
 
-def langevin_noise(shape: Tuple[int, int], steps: int, seeds: Optional[Tensor], device: torch.device) -> Tensor:
+def langevin_noise(shape: tuple[int, int], steps: int, seeds: Tensor | None, device: torch.device) -> Tensor:
     """Noise for every step, shape ``(steps, N, dim)``; sample ``i`` draws from its own seed when given."""
     n, dim = shape
     if seeds is None:
@@ -114,7 +114,7 @@ def langevin_noise(shape: Tuple[int, int], steps: int, seeds: Optional[Tensor], 
     return torch.stack(rows, dim=1).to(device)
 
 
-def estimate_k_eff(module, labels: Optional[Tensor] = None, trials: int = K_EFF_TRIALS, generator: Optional[torch.Generator] = None) -> float:
+def estimate_k_eff(module, labels: Tensor | None = None, trials: int = K_EFF_TRIALS, generator: torch.Generator | None = None) -> float:
     """DOT's effective Lipschitz constant of ``d(G(.))``, as the official ``eff_k``.
 
     ``k_eff = max_i |d(G(z1_i)) - d(G(z2_i))| / ||z1_i - z2_i||`` over ``trials`` pairs of fresh
@@ -147,7 +147,7 @@ def dot_gradient_constraint(prior: nn.Module) -> Callable[[Tensor, Tensor], Tens
     return lambda g, z: g
 
 
-def dot_clip(prior: nn.Module) -> Optional[Tuple[float, float]]:
+def dot_clip(prior: nn.Module) -> tuple[float, float] | None:
     """Bounds DOT clips latents to after each step: a uniform prior's support, else ``None``."""
     return (prior.low, prior.high) if isinstance(prior, UniformLatent) else None
 
@@ -181,11 +181,11 @@ def refine(
     eta: float = DEFAULTS.eta,
     gamma: float = DEFAULTS.gamma,
     steps: int = DEFAULTS.steps,
-    labels: Optional[Tensor] = None,
+    labels: Tensor | None = None,
     snapshot_steps: Iterable[int] = (),
-    noise_seeds: Optional[Tensor] = None,
-    k_eff: Optional[float] = None,
-    batch_size: Optional[int] = None,
+    noise_seeds: Tensor | None = None,
+    k_eff: float | None = None,
+    batch_size: int | None = None,
     dot_optimizer: str = "sgd",
 ) -> Refinement:
     """Refine latents ``z0`` (``(N, latent_dim)``, after the prior's transform) of a zoo GAN module.

@@ -20,7 +20,7 @@ permuted fakes (the official ``t_sgan_pair_aug`` script uses 2), a regulariser t
 
 from __future__ import annotations
 
-from typing import Literal, Optional, Tuple
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -87,7 +87,7 @@ class TGAN(GANModule):
             slope=hp.critic_slope,
         )
 
-    def pair_logits(self, real: Tensor, fake: Tensor) -> Tuple[Tensor, Tensor]:
+    def pair_logits(self, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
         """``(T(x_r, x_f), T(x_f, x_r))`` over the pairs: i-th real with i-th fake, plus permuted pairings."""
         critic = self.discriminator
         h_real, h_fake = critic.encode(real), critic.encode(fake)
@@ -106,7 +106,7 @@ class TGAN(GANModule):
         _, g_loss = LOSSES[self.hparams.loss]
         return g_loss(*self.pair_logits(batch.real, fake))
 
-    def realness(self, x: Tensor, labels: Optional[Tensor] = None) -> Tensor:
+    def realness(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         """Mean of ``T(x, x_f)`` over reference fakes ``x_f``: the generator's samples of the fixed noise.
 
         The pair critic has no single-sample output; comparing ``x`` with typical fakes gives one.

@@ -20,7 +20,7 @@ output is used as-is as DGflow's realness ``d(x)`` (Ansari et al. 2021 use a WGA
 
 from __future__ import annotations
 
-from typing import Literal, Optional, Tuple
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -63,17 +63,17 @@ class WGAN(GANModule):
 
     def __init__(
         self,
-        penalty: Optional[Literal["gp"]] = None,
+        penalty: Literal["gp"] | None = None,
         gp_weight: float = 10.0,
-        clip_value: Optional[float] = None,
+        clip_value: float | None = None,
         critic_warmup: bool = False,
         warmup_critic_steps: int = 100,
         warmup_g_iterations: int = 25,
         warmup_every: int = 500,
-        optimizer: Optional[Literal["adam", "rmsprop", "sgd"]] = None,
-        lr_g: Optional[float] = None,
-        lr_d: Optional[float] = None,
-        betas: Optional[Tuple[float, float]] = None,
+        optimizer: Literal["adam", "rmsprop", "sgd"] | None = None,
+        lr_g: float | None = None,
+        lr_d: float | None = None,
+        betas: tuple[float, float] | None = None,
         n_critic: int = 5,
         **kwargs,
     ) -> None:

@@ -18,6 +18,7 @@ Layers, each usable alone:
 """
 
 from zoo.metrics.cache import RealFeatureCache, RealKey, default_cache_dir
+from zoo.metrics.classifiers import SHIPPED_CLASSIFIERS, classifier_for
 from zoo.metrics.evaluate import (
     DEFAULT_METRICS,
     METRICS,
@@ -28,16 +29,6 @@ from zoo.metrics.evaluate import (
     metric_key,
     parse_metric_key,
 )
-from zoo.metrics.stacked import ChannelwiseNetwork, joint_channel_log_probs
-from zoo.metrics.networks import (
-    ClassifierNetwork,
-    FeatureNetwork,
-    InceptionNetwork,
-    check_image_range,
-    default_inception_path,
-    load_feature_network,
-)
-from zoo.metrics.classifiers import SHIPPED_CLASSIFIERS, classifier_for
 from zoo.metrics.modes import (
     class_histogram,
     curve_quality,
@@ -45,6 +36,14 @@ from zoo.metrics.modes import (
     mode_metrics,
     modes_covered,
     nearest_mode_quality,
+)
+from zoo.metrics.networks import (
+    ClassifierNetwork,
+    FeatureNetwork,
+    InceptionNetwork,
+    check_image_range,
+    default_inception_path,
+    load_feature_network,
 )
 from zoo.metrics.scores import (
     frechet_distance,
@@ -55,6 +54,7 @@ from zoo.metrics.scores import (
     modified_inception_scores_per_class,
     requested_class_accuracy,
 )
+from zoo.metrics.stacked import ChannelwiseNetwork, joint_channel_log_probs
 
 __all__ = [
     "ChannelwiseNetwork",

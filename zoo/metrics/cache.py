@@ -15,11 +15,11 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Union
 
 import torch
 
 from zoo.metrics.evaluate import FeatureSet
+
 
 def default_cache_dir() -> Path:
     """``real-features`` inside the zoo's cache folder (:func:`zoo.hub.cache_dir`: ``$ZOO_CACHE``, else ``~/.cache/gan-zoo``)."""
@@ -56,14 +56,14 @@ class RealFeatureCache:
         directory: where the files live (default :func:`default_cache_dir`).
     """
 
-    def __init__(self, directory: Optional[Union[str, Path]] = None) -> None:
+    def __init__(self, directory: str | Path | None = None) -> None:
         self.directory = Path(os.path.expanduser(str(directory))) if directory else default_cache_dir()
 
     def path(self, key: RealKey) -> Path:
         """The file for ``key``; its hash changes with any part of the key."""
         return self.directory / f"{_safe(key.dataset)}-{_safe(key.split)}-{_safe(key.network)}-{key.digest()}.pt"
 
-    def load(self, key: RealKey) -> Optional[FeatureSet]:
+    def load(self, key: RealKey) -> FeatureSet | None:
         """The cached features, or ``None`` when absent, unreadable or made for another key (other weights)."""
         path = self.path(key)
         if not path.is_file():

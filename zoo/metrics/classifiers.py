@@ -13,12 +13,12 @@ To add a classifier: register it in ``zoo/weights/pretrained.json`` (or with
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any
 
 from zoo.naming import dataset_name
 
 #: data set name -> registered classifier name
-SHIPPED_CLASSIFIERS: Dict[str, str] = {
+SHIPPED_CLASSIFIERS: dict[str, str] = {
     "embedded_mnist": "classifier-embedded-mnist",
     "mnist": "classifier-mnist",
     "fashion_mnist": "classifier-fashion-mnist",
@@ -26,7 +26,7 @@ SHIPPED_CLASSIFIERS: Dict[str, str] = {
 }
 
 
-def classifier_for(datamodule: Any) -> Optional[str]:
+def classifier_for(datamodule: Any) -> str | None:
     """The registered classifier that judges ``datamodule``'s data (a datamodule or a data set name); ``None`` if none."""
     name = datamodule if isinstance(datamodule, str) else dataset_name(datamodule)
     return SHIPPED_CLASSIFIERS.get(name)

@@ -8,8 +8,8 @@ brackets, because Lightning prints result tables with rich, which takes ``[...]`
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Dict, Iterable, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -45,7 +45,7 @@ class FeatureSet:
 
     features: Tensor
     probs: Tensor
-    labels: Optional[Tensor] = None
+    labels: Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.features)
@@ -70,13 +70,13 @@ def metric_key(metric: str, network: str) -> str:
     return f"{metric}({network})"
 
 
-def parse_metric_key(key: str) -> Optional[Tuple[str, str]]:
+def parse_metric_key(key: str) -> tuple[str, str] | None:
     """``test/fid(inception_v3)`` -> ``("test/fid", "inception_v3")``; ``None`` for other keys."""
     match = _KEY.match(key)
     return (match["metric"], match["network"]) if match else None
 
 
-def check_metric_names(metrics: Iterable[str]) -> Tuple[str, ...]:
+def check_metric_names(metrics: Iterable[str]) -> tuple[str, ...]:
     """Validate metric names; one line listing the known ones for a typo."""
     metrics = tuple(metrics)
     unknown = [m for m in metrics if m not in METRICS]
@@ -87,7 +87,7 @@ def check_metric_names(metrics: Iterable[str]) -> Tuple[str, ...]:
 
 @torch.no_grad()
 def extract_features(
-    network: FeatureNetwork, images: Iterable[Tensor], device: Optional[torch.device] = None, labels: Optional[Tensor] = None
+    network: FeatureNetwork, images: Iterable[Tensor], device: torch.device | None = None, labels: Tensor | None = None
 ) -> FeatureSet:
     """Run ``network`` over batches of images in [-1, 1]; features and probabilities on the CPU.
 
@@ -105,8 +105,8 @@ def extract_features(
 
 
 def compute_metrics(
-    metrics: Sequence[str], network: str, fake: FeatureSet, real: Optional[FeatureSet] = None, settings: Optional[MetricSettings] = None
-) -> Dict[str, float]:
+    metrics: Sequence[str], network: str, fake: FeatureSet, real: FeatureSet | None = None, settings: MetricSettings | None = None
+) -> dict[str, float]:
     """The chosen metrics of ``fake`` (against ``real`` for FID/KID), keyed ``metric(network)``.
 
     IS and KID also report their spread over splits/subsets as ``is_std`` / ``kid_std``.
@@ -117,7 +117,7 @@ def compute_metrics(
         raise ZooError(f"{', '.join(m for m in metrics if m in NEEDS_REAL)} compare with real data; give real features")
     if fake.labels is None and any(m in NEEDS_LABELS for m in metrics):
         raise ZooError("requested_class_accuracy needs the classes the samples were generated for; it applies to conditional models only")
-    out: Dict[str, float] = {}
+    out: dict[str, float] = {}
     for metric in metrics:
         if metric == "is":
             mean, std = inception_score(fake.probs, splits=settings.is_splits, seed=settings.seed)

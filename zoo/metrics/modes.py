@@ -21,8 +21,6 @@ On the 2-D toys the modes are known points or curves, so no classifier is needed
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Tuple
-
 import torch
 from torch import Tensor
 
@@ -44,7 +42,7 @@ def modes_covered(labels: Tensor, num_classes: int, min_count: int = 1) -> int:
     return int((class_histogram(labels, num_classes) >= min_count).sum())
 
 
-def mode_kl(labels: Tensor, num_classes: int, reference: Optional[Tensor] = None) -> float:
+def mode_kl(labels: Tensor, num_classes: int, reference: Tensor | None = None) -> float:
     """``KL(q || p)`` in nats between the samples' class histogram ``q`` and ``reference`` ``p``.
 
     ``reference`` is a ``(num_classes,)`` histogram of the data (counts or probabilities; None
@@ -62,7 +60,7 @@ def mode_kl(labels: Tensor, num_classes: int, reference: Optional[Tensor] = None
     return float(terms.sum())
 
 
-def mode_metrics(fake_probs: Tensor, real_probs: Optional[Tensor] = None) -> Dict[str, float]:
+def mode_metrics(fake_probs: Tensor, real_probs: Tensor | None = None) -> dict[str, float]:
     """``modes`` covered and ``mode_kl`` of samples whose classes are the argmax of ``fake_probs`` ``(N, K)``.
 
     The reference histogram is the argmax of ``real_probs`` (the classifier on real data, so
@@ -74,7 +72,7 @@ def mode_metrics(fake_probs: Tensor, real_probs: Optional[Tensor] = None) -> Dic
     return {"modes": float(modes_covered(labels, num_classes)), "mode_kl": mode_kl(labels, num_classes, reference)}
 
 
-def nearest_mode_quality(points: Tensor, centres: Tensor, radius: float, min_per_mode: int = 1) -> Tuple[float, int]:
+def nearest_mode_quality(points: Tensor, centres: Tensor, radius: float, min_per_mode: int = 1) -> tuple[float, int]:
     """(share of high-quality samples, modes covered) of 2-D ``points`` around known mode ``centres``.
 
     A sample is high-quality when its distance to the nearest centre is below ``radius``; a mode
@@ -87,7 +85,7 @@ def nearest_mode_quality(points: Tensor, centres: Tensor, radius: float, min_per
     return float(good.double().mean()), modes_covered(nearest[good], len(centres), min_per_mode)
 
 
-def curve_quality(points: Tensor, curve: Tensor, radius: float, stretches: int, min_per_stretch: int = 1) -> Tuple[float, int]:
+def curve_quality(points: Tensor, curve: Tensor, radius: float, stretches: int, min_per_stretch: int = 1) -> tuple[float, int]:
     """(share of high-quality samples, stretches covered) of ``points`` around a densely sampled ``curve``.
 
     ``curve`` is ``(M, 2)`` points in order along the curve; a sample is high-quality within

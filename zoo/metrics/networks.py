@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -71,7 +71,7 @@ class FeatureNetwork(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self._fingerprint: Optional[str] = None
+        self._fingerprint: str | None = None
 
     @property
     def fingerprint(self) -> str:
@@ -80,12 +80,12 @@ class FeatureNetwork(nn.Module):
             self._fingerprint = weights_fingerprint(self)
         return self._fingerprint
 
-    def train(self, mode: bool = True) -> "FeatureNetwork":
+    def train(self, mode: bool = True) -> FeatureNetwork:
         """Always in eval mode: batch norm uses its running statistics, so results do not depend on batching."""
         return super().train(False)
 
     @torch.no_grad()
-    def features_and_probs(self, images: Tensor) -> Tuple[Tensor, Tensor]:
+    def features_and_probs(self, images: Tensor) -> tuple[Tensor, Tensor]:
         """Check the pixel range, then return float32 features and class probabilities."""
         check_image_range(images)
         features, logits = self(images)
@@ -100,7 +100,7 @@ class ClassifierNetwork(FeatureNetwork):
         name: the name in reports; default ``classifier:<the data set it was trained on>``.
     """
 
-    def __init__(self, classifier: nn.Module, name: Optional[str] = None) -> None:
+    def __init__(self, classifier: nn.Module, name: str | None = None) -> None:
         super().__init__()
         self.classifier = classifier
         self.classifier.requires_grad_(False)
@@ -112,8 +112,8 @@ class ClassifierNetwork(FeatureNetwork):
 
     @classmethod
     def from_checkpoint(
-        cls, path: str, num_classes: Optional[int] = None, img_shape: Optional[Sequence[int]] = None, allow_more_classes: bool = False
-    ) -> "ClassifierNetwork":
+        cls, path: str, num_classes: int | None = None, img_shape: Sequence[int] | None = None, allow_more_classes: bool = False
+    ) -> ClassifierNetwork:
         """Load a classifier checkpoint; refuse one trained for other classes or another image shape.
 
         ``allow_more_classes`` accepts a classifier with more classes than the data (its features
@@ -137,7 +137,7 @@ class ClassifierNetwork(FeatureNetwork):
             )
         return network
 
-    def forward(self, images: Tensor) -> Tuple[Tensor, Tensor]:
+    def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
         features = self.classifier.features(images)
         return features, self.classifier.head(features)
 
@@ -147,7 +147,7 @@ def default_inception_path() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_WEIGHTS_FILE
 
 
-def resolve_inception_weights(weights: Optional[str] = None) -> Path:
+def resolve_inception_weights(weights: str | None = None) -> Path:
     """The Inception weights file to load: ``weights`` if given, else the torch hub cache; one line when missing."""
     path = Path(os.path.expanduser(weights)) if weights else default_inception_path()
     if not path.is_file():
@@ -175,13 +175,15 @@ class InceptionNetwork(FeatureNetwork):
     feature_dim = 2048
     num_classes = 1008
 
-    def __init__(self, weights: Optional[str] = None, antialias: bool = False) -> None:
+    def __init__(self, weights: str | None = None, antialias: bool = False) -> None:
         super().__init__()
         path = resolve_inception_weights(weights)
         try:
             torch.load(path, map_location="cpu", weights_only=True)  # refuse pickled code before anything else reads it
         except Exception:  # noqa: BLE001
-            raise ZooError(f"Inception weights file {str(path)!r} is truncated, foreign or carries pickled code; replace it with {INCEPTION_WEIGHTS_FILE}") from None
+            raise ZooError(
+                f"Inception weights file {str(path)!r} is truncated, foreign or carries pickled code; replace it with {INCEPTION_WEIGHTS_FILE}"
+            ) from None
         try:
             from torchmetrics.image.fid import NoTrainInceptionV3
         except ImportError:  # pragma: no cover - torchmetrics always has it
@@ -193,10 +195,12 @@ class InceptionNetwork(FeatureNetwork):
         except ModuleNotFoundError:
             raise ZooError("Inception features need torch-fidelity; pip install 'gan-zoo[inception]'") from None
         except RuntimeError as err:
-            raise ZooError(f"Inception weights file {str(path)!r} does not fit InceptionV3 ({str(err).splitlines()[0]}); replace it with {INCEPTION_WEIGHTS_FILE}") from None
+            raise ZooError(
+                f"Inception weights file {str(path)!r} does not fit InceptionV3 ({str(err).splitlines()[0]}); replace it with {INCEPTION_WEIGHTS_FILE}"
+            ) from None
         self.eval()
 
-    def forward(self, images: Tensor) -> Tuple[Tensor, Tensor]:
+    def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
         if images.dim() != 4 or images.shape[1] not in (1, 3):
             raise ZooError(f"Inception takes grey or RGB images (N, 1|3, H, W), got shape {tuple(images.shape)}; use a zoo classifier for other data")
         if images.shape[1] == 1:
@@ -209,9 +213,9 @@ class InceptionNetwork(FeatureNetwork):
 
 def load_feature_network(
     network: str,
-    inception_weights: Optional[str] = None,
-    num_classes: Optional[int] = None,
-    img_shape: Optional[Sequence[int]] = None,
+    inception_weights: str | None = None,
+    num_classes: int | None = None,
+    img_shape: Sequence[int] | None = None,
     allow_more_classes: bool = False,
 ) -> FeatureNetwork:
     """Build a feature network from its name.
@@ -241,7 +245,7 @@ def load_feature_network(
     )
 
 
-def _channelwise(spec: str, num_classes: Optional[int]) -> FeatureNetwork:
+def _channelwise(spec: str, num_classes: int | None) -> FeatureNetwork:
     """``stacked:<classifier>``: a one-channel classifier read on every channel (Stacked MNIST's mode detector)."""
     from zoo.metrics.stacked import ChannelwiseNetwork
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from typing import Iterator, Tuple
+from collections.abc import Iterator
 
 import torch
 from torch import Tensor, nn
@@ -80,7 +80,7 @@ def _safe_log(probs: Tensor) -> Tensor:
     return probs.clamp_min(torch.finfo(probs.dtype).tiny).log()
 
 
-def inception_score(probs: Tensor, splits: int = 10, seed: int = 0) -> Tuple[Tensor, Tensor]:
+def inception_score(probs: Tensor, splits: int = 10, seed: int = 0) -> tuple[Tensor, Tensor]:
     """Inception score ``exp(E_x KL(p(y|x) || p(y)))`` (Salimans et al. 2016), mean and std over splits.
 
     torchmetrics' ``InceptionScore``: the samples are shuffled (with ``seed``), cut into
@@ -119,7 +119,7 @@ def frechet_distance(real_features: Tensor, fake_features: Tensor) -> Tensor:
 
 def kernel_inception_distance(
     real_features: Tensor, fake_features: Tensor, subsets: int = 100, subset_size: int = 1000, seed: int = 0
-) -> Tuple[Tensor, Tensor]:
+) -> tuple[Tensor, Tensor]:
     """Kernel Inception distance (Bińkowski et al. 2018): unbiased MMD^2 with the cubic polynomial kernel.
 
     torchmetrics' ``KernelInceptionDistance``: mean and std over ``subsets`` random subsets of
@@ -144,7 +144,7 @@ def kernel_inception_distance(
     return mean.float(), std.float()
 
 
-def mean_pairwise_kl(probs: Tensor, groups: Tensor, num_groups: int) -> Tuple[Tensor, Tensor]:
+def mean_pairwise_kl(probs: Tensor, groups: Tensor, num_groups: int) -> tuple[Tensor, Tensor]:
     """Per group ``g``: ``mean_{i, j in g} KL(p_i || p_j)`` over all ordered pairs (``i = j`` included).
 
     Returns ``(kl, counts)``, both ``(num_groups,)``; groups without samples get ``kl = nan``.

@@ -13,9 +13,6 @@ number ``100 * d_red + 10 * d_green + d_blue``, each digit predicted by an MNIST
 
 from __future__ import annotations
 
-from typing import Tuple
-
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -52,7 +49,7 @@ class ChannelwiseNetwork(FeatureNetwork):
         self.num_classes = base.num_classes**channels
         self.img_shape = (channels, *base_shape[1:]) if base_shape else None
 
-    def forward(self, images: Tensor) -> Tuple[Tensor, Tensor]:
+    def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
         if images.dim() != 4 or images.shape[1] != self.channels:
             raise ZooError(f"{self.name} takes images with {self.channels} channels, got shape {tuple(images.shape)}")
         n = len(images)

@@ -4,6 +4,7 @@ from zoo.nets import dcgan, deligan, mlp, tgan  # noqa: F401  (registers the bui
 from zoo.nets.dcgan import DCGANGenerator, dcgan_geometry
 from zoo.nets.layers import Discriminator
 from zoo.nets.mlp import MLPGenerator
+from zoo.nets.pair import PairCritic, build_pair_critic
 from zoo.nets.registry import (
     DISCRIMINATORS,
     GENERATORS,
@@ -14,7 +15,6 @@ from zoo.nets.registry import (
     register_discriminator,
     register_generator,
 )
-from zoo.nets.pair import PairCritic, build_pair_critic
 
 __all__ = [
     "DISCRIMINATORS",

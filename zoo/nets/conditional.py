@@ -16,8 +16,6 @@ Conditional networks are called as ``G(z, y)`` and ``D(x, y)``; D returns one lo
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -58,7 +56,7 @@ class ConditionalBatchNorm(nn.Module):
         self.beta = nn.Embedding(num_classes, norm.num_features)
         nn.init.ones_(self.gamma.weight)
         nn.init.zeros_(self.beta.weight)
-        self.labels: Optional[Tensor] = None
+        self.labels: Tensor | None = None
 
     def forward(self, x: Tensor) -> Tensor:
         if self.labels is None:
@@ -147,17 +145,17 @@ class ProjectionDiscriminator(nn.Module):
         self.net = net
         self.num_classes = num_classes
         spectral = parametrize.is_parametrized(net.head)
-        self.embed: Optional[nn.Module] = None
+        self.embed: nn.Module | None = None
         if projection:
             embed = nn.Embedding(num_classes, net.feature_dim)
             nn.init.xavier_uniform_(embed.weight)
             self.embed = parametrizations.spectral_norm(embed) if spectral else embed
-        self.classifier: Optional[nn.Module] = None
+        self.classifier: nn.Module | None = None
         if classifier:
             head = nn.Linear(net.feature_dim, num_classes)
             self.classifier = parametrizations.spectral_norm(head) if spectral else head
 
-    def outputs(self, x: Tensor, labels: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
+    def outputs(self, x: Tensor, labels: Tensor) -> tuple[Tensor, Tensor | None]:
         """The real/fake logit ``(N,)`` and the auxiliary class logits ``(N, K)`` (``None`` without the head)."""
         h = self.net.features(x)
         logit = self.net.head(h)[:, 0]

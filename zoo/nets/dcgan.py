@@ -11,7 +11,7 @@ batch-norm scales N(1, 0.02)), as the official DCGAN and WGAN code.
 
 from __future__ import annotations
 
-from typing import Sequence, Tuple
+from collections.abc import Sequence
 
 from torch import Tensor, nn
 
@@ -30,7 +30,7 @@ class GlobalSumPool(nn.Module):
         return x.sum(dim=(2, 3))
 
 
-def dcgan_geometry(img_shape: Sequence[int]) -> Tuple[int, int]:
+def dcgan_geometry(img_shape: Sequence[int]) -> tuple[int, int]:
     """Return ``(s0, n)`` with ``size = s0 * 2**n`` for a ``(C, size, size)`` image shape.
 
     Raises a one-line :class:`ZooError` naming the fix when the shape cannot be produced.
@@ -54,7 +54,7 @@ def dcgan_geometry(img_shape: Sequence[int]) -> Tuple[int, int]:
 class DCGANGenerator(nn.Module):
     """``z -> Linear -> (C0, s0, s0) -> [ConvT 4x4/2 -> norm -> ReLU] x (n-1) -> ConvT 4x4/2 -> tanh``."""
 
-    def __init__(self, img_shape: Tuple[int, int, int], latent_dim: int, width: int = 64, norm: str = "batch") -> None:
+    def __init__(self, img_shape: tuple[int, int, int], latent_dim: int, width: int = 64, norm: str = "batch") -> None:
         super().__init__()
         check_norm(norm, G_NORMS, "generator")
         s0, n = dcgan_geometry(img_shape)

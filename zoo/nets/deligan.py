@@ -24,10 +24,9 @@ The MNIST nets' weights start as DCGAN's (N(0, 0.02), batch-norm scales N(1, 0.0
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from torch import Tensor, nn
-
 from torch.nn.utils.parametrizations import weight_norm
 
 from zoo.errors import ZooError

@@ -24,7 +24,7 @@ Every discriminator has ``features(x)`` (the representation before the head) and
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -117,7 +117,7 @@ def improved_mnist_generator(
     img_shape: Sequence[int],
     latent_dim: int,
     width: int = 500,
-    hidden: Optional[Sequence[int]] = None,
+    hidden: Sequence[int] | None = None,
     norm_last: bool = False,
     output: str = "sigmoid",
 ) -> ImprovedMNISTGenerator:
@@ -253,7 +253,9 @@ def with_minibatch_discrimination(disc: nn.Module, num_kernels: int = 100, kerne
 
 
 @register_discriminator("minibatch")
-def minibatch_discriminator(img_shape: Sequence[int], width: int, out_dim: int = 1, base: NetSpec = "auto", num_kernels: int = 100, kernel_dim: int = 5) -> Discriminator:
+def minibatch_discriminator(
+    img_shape: Sequence[int], width: int, out_dim: int = 1, base: NetSpec = "auto", num_kernels: int = 100, kernel_dim: int = 5
+) -> Discriminator:
     """Any registered discriminator with minibatch discrimination: ``{name: minibatch, base: dcgan, num_kernels: 100}``."""
     return with_minibatch_discrimination(build_discriminator(base, img_shape, width, out_dim=out_dim), num_kernels, kernel_dim)
 
@@ -266,7 +268,7 @@ def vbn_generator(
     base: NetSpec = "auto",
     reference_size: int = 64,
     seed: int = 0,
-    latent: Tuple[str, float, float] = ("normal", 0.0, 1.0),
+    latent: tuple[str, float, float] = ("normal", 0.0, 1.0),
 ) -> VirtualBatchGenerator:
     """Any registered generator with virtual batch norm: ``{name: vbn, base: dcgan, reference_size: 64}``.
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Sequence, Tuple
+from collections.abc import Sequence
 
 from torch import Tensor, nn
 
 from zoo.errors import ZooError
-
 from zoo.nets.layers import D_NORMS, G_NORMS, Discriminator, check_norm, feature_norm, flat_size, weight_param
 from zoo.nets.registry import register_discriminator, register_generator
 
@@ -46,7 +45,7 @@ class MLPGenerator(nn.Module):
     the official WGAN-GP toy initialisation (:func:`he_init`); ``"torch"`` keeps PyTorch's default.
     """
 
-    def __init__(self, img_shape: Tuple[int, ...], latent_dim: int, width: int = 512, depth: int = 2, norm: str = "batch", init: str = "torch") -> None:
+    def __init__(self, img_shape: tuple[int, ...], latent_dim: int, width: int = 512, depth: int = 2, norm: str = "batch", init: str = "torch") -> None:
         super().__init__()
         check_norm(norm, G_NORMS, "generator")
         check_choice(init, INITS, "init")

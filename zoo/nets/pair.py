@@ -10,7 +10,7 @@ sample once and comparing encodings makes extra pairings (permuted fakes) nearly
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from torch import Tensor, nn
 from torch.nn.utils import parametrizations

@@ -9,16 +9,17 @@ available to every method, the CLI and the tests (which are parametrised over th
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from torch import nn
 
 from zoo.errors import ZooError
 
-NetSpec = Union[str, Dict[str, Any]]
+NetSpec = str | dict[str, Any]
 
-GENERATORS: Dict[str, Callable[..., nn.Module]] = {}
-DISCRIMINATORS: Dict[str, Callable[..., nn.Module]] = {}
+GENERATORS: dict[str, Callable[..., nn.Module]] = {}
+DISCRIMINATORS: dict[str, Callable[..., nn.Module]] = {}
 
 
 def register_generator(name: str) -> Callable[[Callable], Callable]:
@@ -46,7 +47,7 @@ def auto_architecture(img_shape: Sequence[int]) -> str:
     return "mlp" if len(img_shape) == 1 else "dcgan"
 
 
-def _split_spec(spec: NetSpec, img_shape: Sequence[int], kind: str) -> Tuple[str, Dict[str, Any]]:
+def _split_spec(spec: NetSpec, img_shape: Sequence[int], kind: str) -> tuple[str, dict[str, Any]]:
     if isinstance(spec, str):
         name, options = spec, {}
     elif isinstance(spec, dict) and "name" in spec:
@@ -58,7 +59,7 @@ def _split_spec(spec: NetSpec, img_shape: Sequence[int], kind: str) -> Tuple[str
     return name, options
 
 
-def _build(table: Dict[str, Callable[..., nn.Module]], kind: str, spec: NetSpec, img_shape: Sequence[int], **kwargs: Any) -> nn.Module:
+def _build(table: dict[str, Callable[..., nn.Module]], kind: str, spec: NetSpec, img_shape: Sequence[int], **kwargs: Any) -> nn.Module:
     if isinstance(spec, nn.Module):
         return spec
     name, options = _split_spec(spec, img_shape, kind)
@@ -85,7 +86,7 @@ def build_discriminator(spec: NetSpec, img_shape: Sequence[int], width: int, out
     return _build(DISCRIMINATORS, "discriminator", spec, img_shape, width=width, out_dim=out_dim, **kwargs)
 
 
-def discriminator_with_norm(spec: NetSpec, img_shape: Sequence[int], norm: str, replacing: Optional[Sequence[str]] = None) -> NetSpec:
+def discriminator_with_norm(spec: NetSpec, img_shape: Sequence[int], norm: str, replacing: Sequence[str] | None = None) -> NetSpec:
     """``spec`` with the option ``norm`` set, for methods whose paper fixes the critic's normalisation.
 
     Applies only when ``spec`` names a registered builder that takes a ``norm`` option, the spec

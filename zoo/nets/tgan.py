@@ -21,7 +21,7 @@ Registered discriminator names (use them as T-GAN's ``discriminator``, i.e. its 
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from torch import Tensor, nn
 from torch.nn.utils import parametrizations, parametrize
