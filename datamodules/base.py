@@ -147,12 +147,12 @@ class ZooDataModule(L.LightningDataModule):
 
     @property
     def native_shape(self) -> tuple[int, int, int]:
-        """(C, H, W) of the images as stored, before ``image_size`` applies."""
+        """(C, H, W) of the images as stored, before ``image_size`` applies (a class attribute where fixed)."""
         raise NotImplementedError
 
     @property
     def num_classes(self) -> int:
-        """Number of classes; 0 when the data have no labels."""
+        """Number of classes; 0 when the data have no labels (a class attribute where fixed)."""
         raise NotImplementedError
 
     @property

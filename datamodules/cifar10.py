@@ -23,15 +23,9 @@ class CIFAR10DataModule(ZooDataModule):
 
     display_name = "CIFAR-10"
 
-    @property
-    def native_shape(self) -> tuple[int, int, int]:
-        """(3, 32, 32)."""
-        return (3, 32, 32)
-
-    @property
-    def num_classes(self) -> int:
-        """10 classes (airplane ... truck)."""
-        return 10
+    native_shape = (3, 32, 32)
+    #: 10 classes (airplane ... truck).
+    num_classes = 10
 
     @property
     def batches_dir(self) -> str:

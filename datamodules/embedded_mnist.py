@@ -72,15 +72,9 @@ class EmbeddedMNISTDataModule(ZooDataModule):
 
     display_name = "embedded MNIST"
 
-    @property
-    def native_shape(self) -> tuple[int, int, int]:
-        """(1, 28, 28)."""
-        return (1, 28, 28)
-
-    @property
-    def num_classes(self) -> int:
-        """10 digits."""
-        return 10
+    native_shape = (1, 28, 28)
+    #: 10 digits.
+    num_classes = 10
 
     def load_split(self, split: str) -> tuple[Tensor, Tensor]:
         """The 4,000 train or 1,000 test digits (uint8 (N, 1, 28, 28)) and their labels."""

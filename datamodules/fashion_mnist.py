@@ -63,15 +63,9 @@ class FashionMNISTDataModule(ZooDataModule):
     display_name = "Fashion-MNIST"
     classes = tuple(FashionMNIST.classes)
 
-    @property
-    def native_shape(self) -> tuple[int, int, int]:
-        """(1, 28, 28)."""
-        return (1, 28, 28)
-
-    @property
-    def num_classes(self) -> int:
-        """10 garment classes (T-shirt/top ... ankle boot)."""
-        return 10
+    native_shape = (1, 28, 28)
+    #: 10 garment classes (T-shirt/top ... ankle boot).
+    num_classes = 10
 
     @property
     def raw_dir(self) -> str:

@@ -23,15 +23,9 @@ class MNISTDataModule(ZooDataModule):
 
     display_name = "MNIST"
 
-    @property
-    def native_shape(self) -> tuple[int, int, int]:
-        """(1, 28, 28)."""
-        return (1, 28, 28)
-
-    @property
-    def num_classes(self) -> int:
-        """10 digits."""
-        return 10
+    native_shape = (1, 28, 28)
+    #: 10 digits.
+    num_classes = 10
 
     @property
     def raw_dir(self) -> str:

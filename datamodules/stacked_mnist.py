@@ -63,15 +63,9 @@ class StackedMNISTDataModule(ZooDataModule):
         self.num_test = num_test
         self.stack_seed = stack_seed
 
-    @property
-    def native_shape(self) -> tuple[int, int, int]:
-        """(3, 28, 28)."""
-        return (3, 28, 28)
-
-    @property
-    def num_classes(self) -> int:
-        """1,000 modes: one per ordered triple of digits."""
-        return 1000
+    native_shape = (3, 28, 28)
+    #: 1,000 modes: one per ordered triple of digits.
+    num_classes = 1000
 
     def _mnist(self) -> MNISTDataModule:
         return MNISTDataModule(data_dir=self.data_dir, download=self.download)

@@ -39,15 +39,9 @@ class STL10DataModule(ZooDataModule):
         super().__init__(**kwargs)
         self.split = split
 
-    @property
-    def native_shape(self) -> tuple[int, int, int]:
-        """(3, 96, 96)."""
-        return (3, 96, 96)
-
-    @property
-    def num_classes(self) -> int:
-        """10 classes (also for the unlabelled split, whose examples carry label -1)."""
-        return 10
+    native_shape = (3, 96, 96)
+    #: 10 classes (also for the unlabelled split, whose examples carry label -1).
+    num_classes = 10
 
     @property
     def binary_dir(self) -> str:
