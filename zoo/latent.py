@@ -15,27 +15,19 @@ so that a checkpoint rebuilds its module without a config file.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from zoo.errors import ZooError
+from zoo.registry import Registry
 
 LatentSpec = str | dict[str, Any]
 
-LATENT_PRIORS: dict[str, Callable[..., LatentPrior]] = {}
-
-
-def register_latent(name: str) -> Callable[[type], type]:
-    """Class decorator that makes a prior available under ``name`` to :func:`build_latent`."""
-
-    def wrap(cls: type) -> type:
-        LATENT_PRIORS[name] = cls
-        return cls
-
-    return wrap
+LATENT_PRIORS = Registry("latent prior", "latent", "normal")
+#: Class decorator that makes a prior available under a name to :func:`build_latent`.
+register_latent = LATENT_PRIORS.register
 
 
 class LatentPrior(nn.Module):
@@ -119,20 +111,8 @@ def build_latent(spec: LatentSpec, dim: int) -> LatentPrior:
     """Build a prior from a name (``"normal"``) or a dict (``{"name": "uniform", "low": 0.0}``)."""
     if isinstance(spec, LatentPrior):
         return spec
-    if isinstance(spec, str):
-        name, options = spec, {}
-    elif isinstance(spec, dict) and "name" in spec:
-        options = {k: v for k, v in spec.items() if k != "name"}
-        name = spec["name"]
-    else:
-        raise ZooError(f"latent must be a name or a dict with a 'name' key, got {spec!r}; e.g. latent: normal")
-    key = name.lower()
-    if key not in LATENT_PRIORS:
-        raise ZooError(f"unknown latent prior {name!r}; choose one of {sorted(LATENT_PRIORS)}")
-    try:
-        return LATENT_PRIORS[key](dim, **options)
-    except TypeError as err:
-        raise ZooError(f"bad options for latent prior {name!r}: {err}") from None
+    name, options = LATENT_PRIORS.split(spec)
+    return LATENT_PRIORS.build(name, options, dim, key=name.lower())
 
 
 @register_latent("mixture")

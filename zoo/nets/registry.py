@@ -9,37 +9,20 @@ available to every method, the CLI and the tests (which are parametrised over th
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from torch import nn
 
-from zoo.errors import ZooError
+from zoo.registry import Registry
 
 NetSpec = str | dict[str, Any]
 
-GENERATORS: dict[str, Callable[..., nn.Module]] = {}
-DISCRIMINATORS: dict[str, Callable[..., nn.Module]] = {}
-
-
-def register_generator(name: str) -> Callable[[Callable], Callable]:
-    """Decorator: make a generator builder available under ``name``."""
-
-    def wrap(fn: Callable) -> Callable:
-        GENERATORS[name] = fn
-        return fn
-
-    return wrap
-
-
-def register_discriminator(name: str) -> Callable[[Callable], Callable]:
-    """Decorator: make a discriminator builder available under ``name``."""
-
-    def wrap(fn: Callable) -> Callable:
-        DISCRIMINATORS[name] = fn
-        return fn
-
-    return wrap
+GENERATORS = Registry("generator", "generator", "dcgan", also=" or 'auto'")
+DISCRIMINATORS = Registry("discriminator", "discriminator", "dcgan", also=" or 'auto'")
+#: Decorators: make a generator / discriminator builder available under a name.
+register_generator = GENERATORS.register
+register_discriminator = DISCRIMINATORS.register
 
 
 def auto_architecture(img_shape: Sequence[int]) -> str:
@@ -47,33 +30,21 @@ def auto_architecture(img_shape: Sequence[int]) -> str:
     return "mlp" if len(img_shape) == 1 else "dcgan"
 
 
-def _split_spec(spec: NetSpec, img_shape: Sequence[int], kind: str) -> tuple[str, dict[str, Any]]:
-    if isinstance(spec, str):
-        name, options = spec, {}
-    elif isinstance(spec, dict) and "name" in spec:
-        name, options = spec["name"], {k: v for k, v in spec.items() if k != "name"}
-    else:
-        raise ZooError(f"{kind} must be a name or a dict with a 'name' key, got {spec!r}; e.g. {kind}: dcgan")
-    if name == "auto":
-        name = auto_architecture(img_shape)
-    return name, options
+def _split_spec(spec: NetSpec, img_shape: Sequence[int], table: Registry) -> tuple[str, dict[str, Any]]:
+    name, options = table.split(spec)
+    return (auto_architecture(img_shape) if name == "auto" else name), options
 
 
-def _build(table: dict[str, Callable[..., nn.Module]], kind: str, spec: NetSpec, img_shape: Sequence[int], **kwargs: Any) -> nn.Module:
+def _build(table: Registry, spec: NetSpec, img_shape: Sequence[int], **kwargs: Any) -> nn.Module:
     if isinstance(spec, nn.Module):
         return spec
-    name, options = _split_spec(spec, img_shape, kind)
-    if name not in table:
-        raise ZooError(f"unknown {kind} {name!r}; choose one of {sorted(table)} or 'auto'")
-    try:
-        return table[name](img_shape=tuple(img_shape), **kwargs, **options)
-    except TypeError as err:
-        raise ZooError(f"bad options for {kind} {name!r}: {err}") from None
+    name, options = _split_spec(spec, img_shape, table)
+    return table.build(name, options, img_shape=tuple(img_shape), **kwargs)
 
 
 def build_generator(spec: NetSpec, img_shape: Sequence[int], latent_dim: int, width: int, **kwargs: Any) -> nn.Module:
     """Build a generator mapping ``(N, latent_dim)`` latents to ``(N, *img_shape)`` samples."""
-    return _build(GENERATORS, "generator", spec, img_shape, latent_dim=latent_dim, width=width, **kwargs)
+    return _build(GENERATORS, spec, img_shape, latent_dim=latent_dim, width=width, **kwargs)
 
 
 def build_discriminator(spec: NetSpec, img_shape: Sequence[int], width: int, out_dim: int = 1, **kwargs: Any) -> nn.Module:
@@ -83,7 +54,7 @@ def build_discriminator(spec: NetSpec, img_shape: Sequence[int], width: int, out
     and ``head`` (the last linear layer), so methods can use intermediate features (feature
     matching, T-GAN's encoder difference, projection conditioning) without new networks.
     """
-    return _build(DISCRIMINATORS, "discriminator", spec, img_shape, width=width, out_dim=out_dim, **kwargs)
+    return _build(DISCRIMINATORS, spec, img_shape, width=width, out_dim=out_dim, **kwargs)
 
 
 def discriminator_with_norm(spec: NetSpec, img_shape: Sequence[int], norm: str, replacing: Sequence[str] | None = None) -> NetSpec:
@@ -96,7 +67,7 @@ def discriminator_with_norm(spec: NetSpec, img_shape: Sequence[int], norm: str, 
     """
     if isinstance(spec, nn.Module) or not isinstance(spec, (str, dict)):
         return spec
-    name, options = _split_spec(spec, img_shape, "discriminator")
+    name, options = _split_spec(spec, img_shape, DISCRIMINATORS)
     builder = DISCRIMINATORS.get(name)
     if builder is None or "norm" in options:
         return spec
