@@ -32,7 +32,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor
 
-from zoo.errors import ZooError
+from zoo.errors import ZooError, require
 from zoo.metrics import (
     DEFAULT_METRICS,
     FeatureNetwork,
@@ -143,9 +143,7 @@ class Evaluation(L.Callback):
                 self.num_real >= self.settings.kid_subset_size,
                 f"num_real={self.num_real} is fewer than KID's kid_subset_size={self.settings.kid_subset_size}; lower kid_subset_size",
             ))
-        for ok, message in checks:
-            if not ok:
-                raise ZooError(message)
+        require(*checks)
         for count, what in ((self.num_samples, "num_samples"), (self.test_num_samples, "test_num_samples")):
             self.check_sample_count(count, what)
 

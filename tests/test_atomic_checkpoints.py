@@ -18,12 +18,12 @@ import torch
 import yaml
 from conftest import TINY_CLI, quiet_trainer, tiny_loader
 from lightning.pytorch.callbacks import ModelCheckpoint
-from torch import nn
 
 import zoo
 from zoo.checkpoint_io import AtomicCheckpointIO, check_savable, remove_stale_partials, save_atomically
 from zoo.cli import main
 from zoo.errors import CheckpointWriteError, NonFiniteWeightsError
+from zoo.nets.layers import BATCH_NORMS
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = str(ROOT / "configs" / "quickstart.yaml")
@@ -63,7 +63,7 @@ class InfiniteRunningVariance(zoo.GAN):
     def on_train_epoch_end(self) -> None:
         super().on_train_epoch_end()
         if self.current_epoch == 1:
-            norm = next(m for m in self.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm))
+            norm = next(m for m in self.modules() if isinstance(m, BATCH_NORMS))
             norm.running_var.fill_(float("inf"))
 
 

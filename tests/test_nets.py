@@ -8,6 +8,7 @@ from torch.utils.data import DataLoader, TensorDataset
 import zoo
 from zoo.errors import ZooError
 from zoo.nets import DISCRIMINATORS, GENERATORS, build_discriminator, build_generator, dcgan_geometry
+from zoo.nets.layers import BATCH_NORMS
 
 SHAPES = [(1, 28, 28), (3, 32, 32), (3, 48, 48), (3, 64, 64), (3, 96, 96), (2,)]
 # Paper networks made for one image size, and wrappers around another network (no same-named
@@ -70,7 +71,7 @@ def test_dcgan_family_starts_from_the_dcgan_initialisation(norm):
                     assert abs(float(w.std()) - 0.02) < 0.002 and abs(float(w.mean())) < 0.002
                 if m.bias is not None:
                     assert not m.bias.any()
-            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.num_features >= 64:
+            if isinstance(m, BATCH_NORMS) and m.num_features >= 64:
                 assert abs(float(m.weight.mean()) - 1.0) < 0.01 and 0.01 < float(m.weight.std()) < 0.03 and not m.bias.any()
     if norm == "weight":  # the gain starts at ||v||: the layer is the plain initialised layer
         layer = d.body[0]

@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 
 from zoo.errors import ZooError
+from zoo.nets.layers import eval_mode
 
 Player = Literal["generator", "discriminator"]
 
@@ -120,12 +121,6 @@ def balanced_batch(module, batch, opt_g, opt_d) -> None:
 def probe_generator_loss(module, batch) -> Tensor:
     """G's loss on fresh latents, without gradients and with G and D in eval mode (the official
     code evaluates it with ``phase_train=False``), for the balancing decision."""
-    modes = (module.generator.training, module.discriminator.training)
-    module.generator.eval()
-    module.discriminator.eval()
-    try:
+    with eval_mode(module.generator, module.discriminator):
         labels = module.sample_fake_labels(batch.size, batch)
         return module.generator_loss(batch, module.generate(module.sample_latent(batch.size), labels))
-    finally:
-        module.generator.train(modes[0])
-        module.discriminator.train(modes[1])

@@ -46,10 +46,11 @@ from zoo import arguments
 from zoo.balancing import AdaptiveBalancer, balanced_batch
 from zoo.checkpoint import CHECKPOINT_KEY, check_loads_into, explained_load_errors
 from zoo.ema import ema_with_warmup
-from zoo.errors import NonFiniteLossError, ZooError
+from zoo.errors import NonFiniteLossError, ZooError, require
 from zoo.latent import LatentSpec, build_latent
 from zoo.nets import NetSpec, build_discriminator, build_generator
 from zoo.nets.improved_layers import is_weight_norm
+from zoo.nets.layers import eval_mode
 
 #: Samples generated per forward pass by :meth:`GANModule.sample` and friends.
 SAMPLE_CHUNK = 1024
@@ -246,9 +247,7 @@ class GANModule(L.LightningModule, metaclass=_BuildAfterInit):
             (0.0 <= hp.lr_decay_start < 1.0, f"lr_decay_start must be in [0, 1), got {hp.lr_decay_start}"),
             (hp.num_sample_images >= 1, f"num_sample_images must be >= 1, got {hp.num_sample_images}"),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise ZooError(message)
+        require(*checks)
 
     def build(self) -> None:
         """Build the latent prior, the networks, their moving averages and the fixed sample noise.
@@ -535,17 +534,13 @@ class GANModule(L.LightningModule, metaclass=_BuildAfterInit):
         z = arguments.latent_batch(z, self.latent.dim)
         arguments.no_labels(self, labels)
         network = self.generator_ema.module if (use_ema and self.generator_ema is not None) else self.generator
-        was_training = network.training
-        network.eval()
-        try:
+        with eval_mode(network):
             z = z.to(self.device)
             if labels is not None:
                 labels = labels.to(self.device)
             if z.shape[0] <= SAMPLE_CHUNK:
                 return self.generate(z, labels, network=network)
             return self._generate_in_chunks(z, labels, network)
-        finally:
-            network.train(was_training)
 
     def _generate_in_chunks(self, z: Tensor, labels: Tensor | None, network: nn.Module) -> Tensor:
         """``generate`` over chunks of ``z`` into one preallocated output (the activations of a

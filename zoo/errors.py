@@ -32,3 +32,13 @@ class NonFiniteWeightsError(ZooError):
 
 class CheckpointWriteError(ZooError):
     """A checkpoint could not be written (full disk, read-only folder, a file where the folder should be)."""
+
+
+def require(*checks: tuple[bool, str]) -> None:
+    """Raise :class:`ZooError` with the message of the first ``(ok, message)`` check that fails.
+
+    The one validator of constructor arguments: each message names the bad value and the fix.
+    """
+    for ok, message in checks:
+        if not ok:
+            raise ZooError(message)

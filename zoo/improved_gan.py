@@ -29,8 +29,9 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from zoo import losses
 from zoo.base import GANBatch, GANModule, as_gan_batch
-from zoo.errors import ZooError
+from zoo.errors import ZooError, require
 from zoo.nets.improved_layers import MinibatchDiscrimination, VirtualBatchNorm, weight_norm_data_init
+from zoo.nets.layers import BATCH_NORMS, eval_mode
 
 STATE_KEY = "improved_gan"
 OBJECTIVES = ("feature_matching", "adversarial", "saturating")
@@ -95,9 +96,7 @@ class ImprovedGAN(GANModule):
             checks.insert(0, (num_classes >= 2, (
                 f"semi-supervised ImprovedGAN needs data with at least 2 classes (num_classes={num_classes}); "
                 "use a labelled datamodule or set semi_supervised: false")))
-        for ok, message in checks:
-            if not ok:
-                raise ZooError(message)
+        require(*checks)
         super().__init__(d_ema_rate=d_ema_rate, **kwargs)
         k = int(num_classes) if semi_supervised else 1
         self.val_accuracy = MulticlassAccuracy(num_classes=k, average="micro") if semi_supervised else None
@@ -163,7 +162,7 @@ class ImprovedGAN(GANModule):
 
     def _examples_independent_in_d(self) -> bool:
         if self._independent_d is None:
-            mixing = (nn.modules.batchnorm._BatchNorm, MinibatchDiscrimination, VirtualBatchNorm)
+            mixing = (*BATCH_NORMS, MinibatchDiscrimination, VirtualBatchNorm)
             self._independent_d = not any(isinstance(m, mixing) for m in self.discriminator.modules())
         return self._independent_d
 
@@ -244,12 +243,8 @@ class ImprovedGAN(GANModule):
     def classify(self, x: Tensor) -> Tensor:
         """Class predictions of :meth:`classifier` in eval mode (no input or hidden noise)."""
         network = self.classifier()
-        was_training = network.training
-        network.eval()
-        try:
+        with eval_mode(network):
             return network(x.to(self.device)).argmax(dim=1)
-        finally:
-            network.train(was_training)
 
     def _update_accuracy(self, metric: MulticlassAccuracy | None, batch: Any) -> None:
         batch = as_gan_batch(batch)

@@ -45,6 +45,7 @@ from torch import Tensor, nn
 from zoo import arguments
 from zoo.errors import ZooError
 from zoo.latent import NormalLatent, UniformLatent
+from zoo.nets.layers import eval_mode
 
 METHODS = ("dgflow", "ddls", "dot")
 DOT_OPTIMIZERS = ("sgd", "adam")
@@ -159,17 +160,17 @@ class _Frozen:
         self.modules = [m for m in modules if m is not None]
 
     def __enter__(self) -> None:
-        self.modes = [m.training for m in self.modules]
+        self.modes = eval_mode(*self.modules)
+        self.modes.__enter__()
         self.grads = [[p.requires_grad for p in m.parameters()] for m in self.modules]
         for m in self.modules:
-            m.eval()
             m.requires_grad_(False)
 
     def __exit__(self, *exc) -> None:
-        for m, mode, flags in zip(self.modules, self.modes, self.grads):
-            m.train(mode)
+        for m, flags in zip(self.modules, self.grads):
             for p, flag in zip(m.parameters(), flags):
                 p.requires_grad_(flag)
+        self.modes.__exit__(*exc)
 
 
 def refine(

@@ -29,6 +29,7 @@ from zoo import losses, penalties
 from zoo.base import GANBatch, GANModule
 from zoo.errors import ZooError
 from zoo.nets import build_discriminator
+from zoo.nets.layers import BATCH_NORMS
 from zoo.nets.registry import discriminator_with_norm
 
 #: The papers' optimiser settings per constraint (betas are unused by RMSProp).
@@ -107,7 +108,7 @@ class WGAN(GANModule):
             return super().build_discriminator()
         spec = discriminator_with_norm(self.network_spec("discriminator"), self.img_shape, "layer", replacing=("batch",))
         critic = build_discriminator(spec, self.img_shape, self.hparams.d_width, out_dim=self.discriminator_out_dim)
-        if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in critic.modules()):
+        if any(isinstance(m, BATCH_NORMS) for m in critic.modules()):
             raise ZooError(
                 "the WGAN-GP critic must not use batch norm (the gradient penalty is per example); "
                 "set discriminator norm to layer or none"

@@ -19,10 +19,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.utils import parametrizations, parametrize
 
 from zoo.errors import ZooError
+from zoo.nets.layers import BATCH_NORMS, replace_modules
 
 
 def one_hot(labels: Tensor, num_classes: int, like: Tensor) -> Tensor:
@@ -49,7 +49,7 @@ class ConditionalBatchNorm(nn.Module):
     layer equals a fresh batch norm. The labels are set by :class:`CBNGenerator` for each call.
     """
 
-    def __init__(self, norm: _BatchNorm, num_classes: int) -> None:
+    def __init__(self, norm: nn.Module, num_classes: int) -> None:
         super().__init__()
         self.norm = type(norm)(norm.num_features, eps=norm.eps, momentum=norm.momentum, affine=False)
         self.gamma = nn.Embedding(num_classes, norm.num_features)
@@ -66,14 +66,7 @@ class ConditionalBatchNorm(nn.Module):
 
 
 def _swap_batch_norms(module: nn.Module, num_classes: int) -> int:
-    swapped = 0
-    for name, child in module.named_children():
-        if isinstance(child, _BatchNorm):
-            setattr(module, name, ConditionalBatchNorm(child, num_classes))
-            swapped += 1
-        else:
-            swapped += _swap_batch_norms(child, num_classes)
-    return swapped
+    return len(replace_modules(module, BATCH_NORMS, lambda norm: ConditionalBatchNorm(norm, num_classes)))
 
 
 class CBNGenerator(nn.Module):

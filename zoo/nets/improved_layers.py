@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
 from zoo.errors import ZooError
+from zoo.nets.layers import replace_modules
 
 
 class GaussianNoise(nn.Module):
@@ -167,17 +168,14 @@ class VirtualBatchNorm(nn.Module):
 
 def replace_batch_norm(network: nn.Module) -> list[VirtualBatchNorm]:
     """Replace every ``BatchNorm1d/2d`` of ``network`` in place by a :class:`VirtualBatchNorm` (same affine)."""
-    replaced: list[VirtualBatchNorm] = []
-    for name, child in list(network.named_children()):
-        if isinstance(child, (nn.BatchNorm1d, nn.BatchNorm2d)):
-            vbn = VirtualBatchNorm(child.num_features, eps=child.eps, affine=child.affine)
-            if child.weight is None and child.affine:
-                vbn.weight = None  # keep a shift-only norm shift-only
-            setattr(network, name, vbn)
-            replaced.append(vbn)
-        else:
-            replaced += replace_batch_norm(child)
-    return replaced
+
+    def virtual(norm: nn.Module) -> VirtualBatchNorm:
+        vbn = VirtualBatchNorm(norm.num_features, eps=norm.eps, affine=norm.affine)
+        if norm.weight is None and norm.affine:
+            vbn.weight = None  # keep a shift-only norm shift-only
+        return vbn
+
+    return replace_modules(network, (nn.BatchNorm1d, nn.BatchNorm2d), virtual)
 
 
 class VirtualBatchGenerator(nn.Module):

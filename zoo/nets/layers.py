@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import Tensor, nn
@@ -11,7 +12,40 @@ from torch.nn.utils import parametrizations, parametrize
 from zoo.errors import ZooError
 
 D_NORMS = ("batch", "layer", "spectral", "weight", "none")
+#: torch's batch-norm layers (public classes; their common base is private).
+BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 G_NORMS = ("batch", "none")
+
+
+@contextmanager
+def eval_mode(*modules: nn.Module | None) -> Iterator[None]:
+    """Put ``modules`` in eval mode (no noise, dropout or batch statistics) and restore each one's mode on exit."""
+    present = [m for m in modules if m is not None]
+    modes = [m.training for m in present]
+    for m in present:
+        m.eval()
+    try:
+        yield
+    finally:
+        for m, mode in zip(present, modes):
+            m.train(mode)
+
+
+def replace_modules(network: nn.Module, kind: type | tuple[type, ...], make: Callable[[nn.Module], nn.Module]) -> list[nn.Module]:
+    """Replace, in place and at any depth, every submodule of ``network`` that is a ``kind`` by ``make(old)``.
+
+    Returns the new modules in order. Used to turn a generator's batch norms into virtual or
+    conditional batch norms without rebuilding it.
+    """
+    replaced: list[nn.Module] = []
+    for name, child in list(network.named_children()):
+        if isinstance(child, kind):
+            new = make(child)
+            setattr(network, name, new)
+            replaced.append(new)
+        else:
+            replaced += replace_modules(child, kind, make)
+    return replaced
 
 
 def check_norm(norm: str, allowed: tuple, kind: str) -> None:
@@ -68,7 +102,7 @@ def dcgan_init(module: nn.Module) -> nn.Module:
                 m.weight.normal_(0.0, DCGAN_STD)
             if m.bias is not None:
                 m.bias.zero_()
-        elif isinstance(m, nn.modules.batchnorm._BatchNorm) and m.affine:
+        elif isinstance(m, BATCH_NORMS) and m.affine:
             m.weight.normal_(1.0, DCGAN_STD)
             m.bias.zero_()
     return module
