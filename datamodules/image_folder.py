@@ -22,10 +22,10 @@ from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extensi
 
 from zoo.errors import CorruptDataError, DataNotFoundError, ZooError
 
-from .base import ZooDataModule
 from .files import eight_bit, not_readable, one_line
+from .lazy_folder import LazyFolderDataModule
 from .sketch_readers import Selection
-from .subsets import derive_seed, stratified_split
+from .subsets import derive_seed
 
 SPLIT_SEED = derive_seed(0, "image-folder-test-split")
 
@@ -66,7 +66,7 @@ def _holds_images(folder: str) -> bool:
     return any(has_file_allowed_extension(name, IMG_EXTENSIONS) for _, _, names in os.walk(folder, followlinks=True) for name in names)
 
 
-class ImageFolderDataModule(ZooDataModule):
+class ImageFolderDataModule(LazyFolderDataModule):
     """Images from a folder, as ``(C, image_size, image_size)`` pixels in [-1, 1].
 
     Args:
@@ -79,25 +79,17 @@ class ImageFolderDataModule(ZooDataModule):
     """
 
     display_name = "image folder"
+    split_seed = SPLIT_SEED
+    item_name = "images"
+    test_fraction_example = "0.05"
 
     def __init__(self, data_dir: str = "data/celeba", image_size: int = 64, channels: int = 3, test_fraction: float = 0.0, **kwargs: Any) -> None:
         if channels not in (1, 3):
             raise ZooError(f"channels={channels} is not supported; use 3 (RGB) or 1 (grayscale)")
-        if not 0.0 <= test_fraction < 1.0:
-            raise ZooError(f"test_fraction={test_fraction} must be in [0, 1), e.g. 0.05")
         if kwargs.get("download"):
             raise ZooError("an image folder cannot be downloaded; put the images in data_dir yourself and drop download")
-        super().__init__(data_dir=data_dir, image_size=image_size, **kwargs)
         self.channels = channels
-        self.test_fraction = test_fraction
-        self._classes: list[str] | None = None
-        self._splits: dict[str, tuple[Selection, Tensor]] | None = None
-
-    @property
-    def native_shape(self) -> tuple[int, int, int]:
-        """(channels, image_size, image_size): images are read straight at their final size."""
-        assert self.image_size is not None
-        return (self.channels, self.image_size, self.image_size)
+        super().__init__(test_fraction=test_fraction, data_dir=data_dir, image_size=image_size, **kwargs)
 
     def _flat_images(self) -> list[str]:
         names = sorted(os.listdir(self.data_dir))
@@ -107,28 +99,21 @@ class ImageFolderDataModule(ZooDataModule):
             if has_file_allowed_extension(n, IMG_EXTENSIONS) and os.path.isfile(os.path.join(self.data_dir, n))
         ]
 
-    @property
-    def classes(self) -> list[str]:
+    def find_classes(self) -> list[str]:
         """Class names: the sorted sub-folders that hold images (at any depth, as torchvision's
         ImageFolder reads them), or an empty list for a flat folder of images. A sub-folder
         without images is not a class: it would give the model a class no example has."""
-        if self._classes is None:
-            if not os.path.isdir(self.data_dir):
-                raise DataNotFoundError(f"image folder '{self.data_dir}' not found; point data_dir at a folder of images (e.g. CelebA's img_align_celeba)")
-            try:
-                flat = bool(self._flat_images())
-                folders = [] if flat else sorted(e.name for e in os.scandir(self.data_dir) if e.is_dir())
-                self._classes = [name for name in folders if _holds_images(os.path.join(self.data_dir, name))]
-            except PermissionError as error:
-                raise not_readable(self.data_dir, error) from error
-        return self._classes
+        if not os.path.isdir(self.data_dir):
+            raise DataNotFoundError(f"image folder '{self.data_dir}' not found; point data_dir at a folder of images (e.g. CelebA's img_align_celeba)")
+        try:
+            flat = bool(self._flat_images())
+            folders = [] if flat else sorted(e.name for e in os.scandir(self.data_dir) if e.is_dir())
+            return [name for name in folders if _holds_images(os.path.join(self.data_dir, name))]
+        except PermissionError as error:
+            raise not_readable(self.data_dir, error) from error
 
-    @property
-    def num_classes(self) -> int:
-        """Number of class sub-folders; 0 for a flat folder."""
-        return len(self.classes)
-
-    def _open(self) -> tuple[ImageFiles, Tensor]:
+    def open_source(self) -> tuple[ImageFiles, Tensor]:
+        """Every image as a lazy source of files, and the labels (-1 for a flat folder)."""
         if self.classes:
             class_to_idx = {name: index for index, name in enumerate(self.classes)}
             samples = make_dataset(self.data_dir, class_to_idx, extensions=IMG_EXTENSIONS)
@@ -147,13 +132,7 @@ class ImageFolderDataModule(ZooDataModule):
 
     def load_split(self, split: str) -> tuple[Selection, Tensor]:
         """The images of ``split`` as a lazy source of uint8 ``(N, C, S, S)`` images, and labels (-1 when flat)."""
-        if self._splits is None:
-            source, labels = self._open()
-            n_test = round(self.test_fraction * len(labels))
-            if n_test >= len(labels):
-                raise ZooError(f"test_fraction={self.test_fraction} leaves no training images out of {len(labels)}; use a smaller test_fraction")
-            train, test = stratified_split(labels, n_test, SPLIT_SEED, arg="test size")
-            self._splits = {"train": (Selection(source, train), labels[train]), "test": (Selection(source, test), labels[test])}
-        if split == "test" and len(self._splits["test"][1]) == 0:
+        images, labels = super().load_split(split)
+        if split == "test" and len(labels) == 0:
             raise ZooError("this image folder has no test split; set test_fraction (e.g. --data.init_args.test_fraction 0.05)")
-        return self._splits[split]
+        return images, labels

@@ -21,17 +21,17 @@ from torchvision.datasets.folder import find_classes
 
 from zoo.errors import CorruptDataError, DataNotFoundError, ZooError
 
-from .base import ZooDataModule
 from .files import one_line
-from .sketch_readers import RESIZES, QuickDrawRows, Selection, SketchFiles
-from .subsets import derive_seed, stratified_split
+from .lazy_folder import LazyFolderDataModule
+from .sketch_readers import RESIZES, QuickDrawRows, SketchFiles
+from .subsets import derive_seed
 
 FORMATS = ("folder", "quickdraw")
 DEFAULT_SIZE = {"folder": 32, "quickdraw": 28}
 SPLIT_SEED = derive_seed(0, "sketches-test-split")
 
 
-class SketchesDataModule(ZooDataModule):
+class SketchesDataModule(LazyFolderDataModule):
     """Binarised sketches with one class per category.
 
     Args:
@@ -55,6 +55,10 @@ class SketchesDataModule(ZooDataModule):
     """
 
     display_name = "sketches"
+    split_seed = SPLIT_SEED
+    channels = 1
+    item_name = "sketches"
+    test_fraction_example = "0.1"
 
     def __init__(
         self,
@@ -71,38 +75,15 @@ class SketchesDataModule(ZooDataModule):
             raise ZooError(f"format={format!r} is not a sketch format; use 'folder' or 'quickdraw'")
         if not 0 <= threshold <= 255:
             raise ZooError(f"threshold={threshold} is not a gray level; use a value in 0..255")
-        if not 0.0 <= test_fraction < 1.0:
-            raise ZooError(f"test_fraction={test_fraction} must be in [0, 1), e.g. 0.1")
         if dilation < 0 or (dilation > 1 and dilation % 2 == 0):
             raise ZooError(f"dilation={dilation} must be 0 or an odd kernel size, e.g. 3 as DeLiGAN's code")
         if resize not in RESIZES:
             raise ZooError(f"resize={resize!r} is not a sketch resize; use 'max' or 'area'")
-        super().__init__(data_dir=data_dir, image_size=image_size or DEFAULT_SIZE[format], **kwargs)
+        super().__init__(test_fraction=test_fraction, data_dir=data_dir, image_size=image_size or DEFAULT_SIZE[format], **kwargs)
         self.format = format
         self.threshold = threshold
-        self.test_fraction = test_fraction
         self.dilation = dilation
         self.resize = resize
-        self._classes: list[str] | None = None
-        self._splits: dict[str, tuple[Selection, Tensor]] | None = None
-
-    @property
-    def native_shape(self) -> tuple[int, int, int]:
-        """(1, image_size, image_size): sketches are read straight at their final size."""
-        assert self.image_size is not None
-        return (1, self.image_size, self.image_size)
-
-    @property
-    def classes(self) -> list[str]:
-        """Category names, sorted (folder names or ``.npy`` file stems); read from disk once."""
-        if self._classes is None:
-            self._classes = self._find_classes()
-        return self._classes
-
-    @property
-    def num_classes(self) -> int:
-        """Number of categories found in ``data_dir``."""
-        return len(self.classes)
 
     def _missing(self) -> DataNotFoundError:
         if self.format == "folder":
@@ -111,7 +92,8 @@ class SketchesDataModule(ZooDataModule):
             what = "the QuickDraw <category>.npy bitmap files"
         return DataNotFoundError(f"sketches not found in '{self.data_dir}'; put {what} there or point data_dir at them")
 
-    def _find_classes(self) -> list[str]:
+    def find_classes(self) -> list[str]:
+        """Category names, sorted (folder names or ``.npy`` file stems)."""
         if not os.path.isdir(self.data_dir):
             raise self._missing()
         if self.format == "quickdraw":
@@ -159,20 +141,6 @@ class SketchesDataModule(ZooDataModule):
         labels = torch.tensor([label for _, label in folder.samples], dtype=torch.long)
         return SketchFiles(paths, self.threshold, self.image_size or 32, self.dilation, self.resize), labels
 
-    def load_split(self, split: str) -> tuple[Selection, Tensor]:
-        """The sketches of ``split`` as a lazy source of uint8 (N, 1, S, S) images, and labels."""
-        if self._splits is None:
-            self.classes  # noqa: B018 - a missing folder gets the clear error, not ImageFolder's
-            source, labels = self._open_quickdraw() if self.format == "quickdraw" else self._open_folder()
-            n_test = round(self.test_fraction * len(labels))
-            if n_test >= len(labels):
-                raise ZooError(
-                    f"test_fraction={self.test_fraction} leaves no training sketches out of {len(labels)}; "
-                    "use a smaller test_fraction"
-                )
-            train, test = stratified_split(labels, n_test, SPLIT_SEED, arg="test size")
-            self._splits = {
-                "train": (Selection(source, train), labels[train]),
-                "test": (Selection(source, test), labels[test]),
-            }
-        return self._splits[split]
+    def open_source(self) -> tuple[QuickDrawRows | SketchFiles, Tensor]:
+        """Every sketch as a lazy source (QuickDraw rows or image files) and the category labels."""
+        return self._open_quickdraw() if self.format == "quickdraw" else self._open_folder()
