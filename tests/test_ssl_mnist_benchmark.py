@@ -58,3 +58,12 @@ def test_another_config_runs_under_its_own_results_name(tmp_path):
     assert record["runs"]["ssl_seed1"]["epochs_done"] == 1
     missing = run("--config", str(tmp_path / "absent.yaml"), *common)
     assert missing.returncode == 2 and "no config file" in missing.stderr
+
+
+def test_reference_reading_skips_with_one_line_without_the_data(tmp_path):
+    script = ROOT / "benchmarks" / "ssl_mnist_reference.py"
+    result = subprocess.run([sys.executable, str(script), "--data-dir", str(tmp_path), "--out", str(tmp_path / "r.json")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0
+    assert result.stdout.strip().startswith("ssl_mnist_reference: skipped, no MNIST IDX files in")
+    assert not (tmp_path / "r.json").exists()
