@@ -35,7 +35,7 @@ class GaussianNoise(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if not self.training or self.std == 0:
             return x
-        return x + self.std * torch.randn_like(x)
+        return torch.add(x, torch.randn_like(x), alpha=self.std)  # one fused pass: x + std * noise
 
     def extra_repr(self) -> str:
         return f"std={self.std}"
