@@ -132,7 +132,7 @@ def load_mnist(data_dir: str) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     return train.data.float().div(255).view(-1, 784), train.targets, test.data.float().div(255).view(-1, 784), test.targets
 
 
-def run(variant: str, epochs: int, data: tuple[Tensor, ...], seed: int, report) -> None:
+def run(variant: str, epochs: int, data: tuple[Tensor, ...], seed: int, report, lr: float = 0.003) -> None:
     x, y, x_test, y_test = data
     rng = np.random.RandomState(seed)
     torch.manual_seed(seed)
@@ -145,7 +145,7 @@ def run(variant: str, epochs: int, data: tuple[Tensor, ...], seed: int, report) 
         d(x_perm[:500], init=True)  # the data-dependent init on 500 training digits, noise on
     d_params = [p for p in d.parameters() if p.requires_grad]
     average = [torch.zeros_like(p) for p in d_params]  # the moving average starts from zero
-    opt_d, opt_g = CodeAdam(d.parameters(), 0.003), CodeAdam(g.parameters(), 0.003)
+    opt_d, opt_g = CodeAdam(d.parameters(), lr), CodeAdam(g.parameters(), lr)
     x_unl, x_unl2 = x.clone(), x.clone()
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
@@ -197,6 +197,7 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--variant", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--lr", type=float, default=0.003, help="Adam's learning rate for D and G (the code: 0.003; its first release: 0.001)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "ssl_mnist_reference.json")
     args = parser.parse_args()
@@ -210,16 +211,16 @@ def main() -> int:
                    "seed": args.seed, "threads": args.threads})
 
     def report(variant: str, row: dict) -> None:
-        runs = record["runs"].setdefault(variant, [])
+        runs = record["runs"].setdefault(variant if args.lr == 0.003 else f"{variant}_lr{args.lr:g}", [])
         runs[:] = [r for r in runs if r["epoch"] < row["epoch"]] + [row]
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(record, indent=2) + "\n")
-        print(f"{variant} epoch {row['epoch']}: {row['test_errors']} test errors (current D {row['test_errors_current_d']}), "
+        print(f"{variant} (lr {args.lr:g}) epoch {row['epoch']}: {row['test_errors']} test errors (current D {row['test_errors_current_d']}), "
               f"losses lab {row['loss_lab']:.4f} unl {row['loss_unl']:.4f} gen {row['loss_gen']:.4f}, {row['seconds']:.0f} s", flush=True)
 
     data = load_mnist(args.data_dir)
     for variant in args.variant:
-        run(variant, args.epochs, data, args.seed, report)
+        run(variant, args.epochs, data, args.seed, report, lr=args.lr)
     return 0
 
 
