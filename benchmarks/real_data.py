@@ -50,6 +50,7 @@ import zoo  # noqa: E402
 from zoo.callbacks.sample_grid import SampleGrid, samples_to_grid  # noqa: E402
 from zoo.datamodules import FashionMNISTDataModule, MNISTDataModule, StackedMNISTDataModule, ZooDataModule  # noqa: E402
 from zoo.datamodules.fashion_mnist import DEBIAN_DIR  # noqa: E402
+from zoo.hub import export  # noqa: E402
 from zoo.metrics import FeatureNetwork, FeatureSet, MetricSettings, compute_metrics, extract_features, load_feature_network, mode_metrics  # noqa: E402
 from zoo.refine import refine  # noqa: E402
 
@@ -119,8 +120,9 @@ def planned_runs(data: Sequence[str], methods: Sequence[str], seeds: Sequence[in
     return [(d, m, s) for d in data for m in methods if d != "stacked_mnist" or m in STACKED_METHODS for s in seeds]
 
 
-def fit(model: zoo.GANModule, datamodule: ZooDataModule, batches: int) -> dict[str, float]:
-    """Train for ``batches`` real batches; wall time and median time per batch."""
+def fit(model: zoo.GANModule, datamodule: ZooDataModule, batches: int, checkpoint: Path | None = None) -> dict[str, float]:
+    """Train for ``batches`` real batches; wall time and median time per batch. With ``checkpoint``,
+    the trained model is saved there (a full Lightning checkpoint)."""
     per_epoch = len(datamodule.train_set) // BATCH
     epochs = -(-batches // per_epoch)
     timer = IterationTimer()
@@ -130,6 +132,8 @@ def fit(model: zoo.GANModule, datamodule: ZooDataModule, batches: int) -> dict[s
     )
     start = time.perf_counter()
     trainer.fit(model, datamodule=datamodule)
+    if checkpoint is not None:
+        trainer.save_checkpoint(checkpoint)
     return {"train_s": time.perf_counter() - start, "batches": len(timer.times), "batch_ms": 1000 * statistics.median(timer.times[1:] or timer.times)}
 
 
@@ -241,6 +245,7 @@ def main() -> None:
     parser.add_argument("--network", action="append", default=[], metavar="DATA=SPEC", help="another evaluation network for a data set")
     parser.add_argument("--out", type=Path, default=RESULTS / "real_data.json")
     parser.add_argument("--table", action="store_true", help="print the recorded table and exit")
+    parser.add_argument("--save-models", type=Path, help="keep each trained model here as a slim float16 checkpoint (zoo.load reads it)")
     args = parser.parse_args()
     console = Console(width=None if sys.stdout.isatty() else 220)  # the table stays readable in logs
     results = load_results(args.out)
@@ -267,7 +272,10 @@ def main() -> None:
         L.seed_everything(seed, verbose=False)
         model = METHODS[method](datamodule.img_shape, datamodule.num_classes)
         start = time.perf_counter()
-        timing = fit(model, datamodule, budget)
+        full = args.save_models / f"{key}.full.ckpt" if args.save_models else None
+        if full is not None:
+            full.parent.mkdir(parents=True, exist_ok=True)
+        timing = fit(model, datamodule, budget, full)
         metrics = evaluate(model, network, real, args.samples, args.refine)
         grid = save_grid(model, args.out.parent / "grids" / "real_data" / f"{data}_{method}_seed{seed}.png")
         results["runs"][key] = {
@@ -275,6 +283,10 @@ def main() -> None:
             "total_s": time.perf_counter() - start, "network": network.name, "metrics": metrics, "grid": grid,
             "command": command, "date": time.strftime("%Y-%m-%d %H:%M"),
         }
+        if full is not None:  # a slim float16 copy to sample from (zoo.load), as the shipped pretrained records
+            slim = args.save_models / f"{data}-{method}-seed{seed}.ckpt"
+            results["runs"][key]["checkpoint"] = {"file": slim.name, "sha256": export(full, slim, half=True), "bytes": slim.stat().st_size}
+            full.unlink()
         results.update(protocol=__doc__.split("\n\n")[1].replace("\n", " "), budgets=BUDGETS, machine=machine())
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=2) + "\n")

@@ -43,3 +43,28 @@ def test_summary_gives_mean_and_spread_over_seeds():
     assert row[:5] == ["MNIST", "gan", "2", "1000", "10.0 ± 0.0"]
     assert row[5] == "12.00 ± 2.00" and row[9] == "9.5 ± 0.5"  # population std of (10, 14) and (10, 9)
     assert row[11] == "-" and row[12] == "12.00 ± 2.00 -> 11.00 ± 2.00"
+
+
+def test_a_run_is_recorded_and_its_model_kept_as_a_slim_checkpoint(tmp_path):
+    import json
+    import os
+    import subprocess
+
+    from datafiles import balanced_labels, random_images, write_mnist
+
+    import zoo
+
+    write_mnist(str(tmp_path / "data"), (random_images(200, (1, 28, 28), 0), balanced_labels(20)), (random_images(60, (1, 28, 28), 1), balanced_labels(6)))
+    out, models = tmp_path / "results.json", tmp_path / "models"
+    command = [sys.executable, str(ROOT / "benchmarks" / "real_data.py"), "--mnist-dir", str(tmp_path / "data"), "--data", "mnist",
+               "--methods", "gan", "--seeds", "0", "--batches", "2", "--samples", "40", "--refine", "8", "--out", str(out),
+               "--save-models", str(models)]
+    result = subprocess.run(command, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    run = json.loads(out.read_text())["runs"]["mnist/gan/seed0"]
+    assert run["budget_batches"] == 2 and run["batches"] == 2
+    assert {"fid", "kid", "is", "modes"} <= set(run["metrics"])
+    slim = models / run["checkpoint"]["file"]
+    assert slim.stat().st_size == run["checkpoint"]["bytes"] and not list(models.glob("*.full.ckpt"))
+    assert zoo.hub.sha256_of(slim) == run["checkpoint"]["sha256"]
+    assert zoo.load(str(slim)).sample(3, seed=0).shape == (3, 1, 28, 28)
