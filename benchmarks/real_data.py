@@ -272,7 +272,7 @@ def main() -> None:
         L.seed_everything(seed, verbose=False)
         model = METHODS[method](datamodule.img_shape, datamodule.num_classes)
         start = time.perf_counter()
-        full = args.save_models / f"{key}.full.ckpt" if args.save_models else None
+        full = args.save_models / f"{data}-{method}-seed{seed}.full.ckpt" if args.save_models else None
         if full is not None:
             full.parent.mkdir(parents=True, exist_ok=True)
         timing = fit(model, datamodule, budget, full)
