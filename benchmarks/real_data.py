@@ -220,12 +220,22 @@ def summary_rows(runs: dict[str, dict]) -> list[list[str]]:
     return rows
 
 
+COLUMNS = (
+    "data", "method", "seeds", "batches", "train min", "FID", "KID", "IS", "m-IS", "modes", "mode KL", "requested class",
+    "DGflow FID before -> after",
+)
+
+
+def markdown_table(results: dict[str, Any]) -> str:
+    """The summary as a Markdown table (the README's results table)."""
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(row) + " |" for row in summary_rows(results["runs"])]
+    return "\n".join(lines)
+
+
 def print_table(results: dict[str, Any], console: Console) -> None:
     table = Table(title="GAN Zoo on real data (mean ± std over seeds)")
-    for column in (
-        "data", "method", "seeds", "batches", "train min", "FID", "KID", "IS", "m-IS", "modes", "mode KL", "requested class",
-        "DGflow FID before -> after",
-    ):
+    for column in COLUMNS:
         table.add_column(column)
     for row in summary_rows(results["runs"]):
         table.add_row(*row)
@@ -245,12 +255,16 @@ def main() -> None:
     parser.add_argument("--network", action="append", default=[], metavar="DATA=SPEC", help="another evaluation network for a data set")
     parser.add_argument("--out", type=Path, default=RESULTS / "real_data.json")
     parser.add_argument("--table", action="store_true", help="print the recorded table and exit")
+    parser.add_argument("--markdown", action="store_true", help="print the recorded table as Markdown and exit")
     parser.add_argument("--save-models", type=Path, help="keep each trained model here as a slim float16 checkpoint (zoo.load reads it)")
     args = parser.parse_args()
     console = Console(width=None if sys.stdout.isatty() else 220)  # the table stays readable in logs
     results = load_results(args.out)
     if args.table:
         print_table(results, console)
+        return
+    if args.markdown:
+        print(markdown_table(results))
         return
     networks = {data: spec.network for data, spec in DATASETS.items()}
     networks.update(dict(item.split("=", 1) for item in args.network))
