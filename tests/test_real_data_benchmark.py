@@ -68,3 +68,17 @@ def test_a_run_is_recorded_and_its_model_kept_as_a_slim_checkpoint(tmp_path):
     assert slim.stat().st_size == run["checkpoint"]["bytes"] and not list(models.glob("*.full.ckpt"))
     assert zoo.hub.sha256_of(slim) == run["checkpoint"]["sha256"]
     assert zoo.load(str(slim)).sample(3, seed=0).shape == (3, 1, 28, 28)
+
+    # ... and ships as a pretrained record, within the size budget.
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    ship = [sys.executable, str(ROOT / "benchmarks" / "ship_real_data_models.py"), "--models", str(models), "--results", str(out),
+            "--weights-dir", str(weights), "--table", str(weights / "pretrained.json")]
+    shipped = subprocess.run(ship, capture_output=True, text=True, timeout=300)
+    assert shipped.returncode == 0, shipped.stderr[-2000:]
+    (record,) = json.loads((weights / "pretrained.json").read_text())
+    assert record["name"] == "gan-mnist" and record["url"] == "package:gan-mnist.ckpt" and record["module"] == "zoo.GAN"
+    assert record["metrics"]["fid(classifier:mnist)"] == run["metrics"]["fid"]
+    assert zoo.hub.sha256_of(weights / "gan-mnist.ckpt") == record["sha256"] == run["checkpoint"]["sha256"]
+    over = subprocess.run([*ship, "--budget-mb", "0.01"], capture_output=True, text=True, timeout=300)
+    assert over.returncode == 2 and "over the budget" in over.stderr
