@@ -82,3 +82,29 @@ def test_a_run_is_recorded_and_its_model_kept_as_a_slim_checkpoint(tmp_path):
     assert zoo.hub.sha256_of(weights / "gan-mnist.ckpt") == record["sha256"] == run["checkpoint"]["sha256"]
     over = subprocess.run([*ship, "--budget-mb", "0.01"], capture_output=True, text=True, timeout=300)
     assert over.returncode == 2 and "over the budget" in over.stderr
+
+
+@pytest.mark.parametrize("claim", ["tgan", "deligan"])
+def test_the_claims_script_records_curves_and_limited_data_runs(tmp_path, claim):
+    import json
+    import os
+    import subprocess
+
+    from datafiles import balanced_labels, random_images, write_mnist
+
+    write_mnist(str(tmp_path / "data"), (random_images(600, (1, 28, 28), 0), balanced_labels(60)), (random_images(60, (1, 28, 28), 1), balanced_labels(6)))
+    out = tmp_path / f"claims_{claim}.json"
+    command = [sys.executable, str(ROOT / "benchmarks" / "claims.py"), claim, "--mnist-dir", str(tmp_path / "data"), "--batches", "4",
+               "--every", "2", "--samples", "40", "--out", str(out)]
+    result = subprocess.run(command, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    runs = json.loads(out.read_text())["runs"]
+    if claim == "tgan":
+        assert set(runs) == {"gan/seed0", "tsgan/seed0", "wgan_gp/seed0", "twgan/seed0"}
+        assert [p["batches"] for p in runs["tsgan/seed0"]["curve"]] == [2, 4]
+        assert runs["tsgan/seed0"]["curve"][-1]["g_steps"] == 8  # T-GAN: 2 G steps per D step
+        assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+    else:
+        assert set(runs) == {"gan/seed0", "deligan/seed0"}
+        assert runs["deligan/seed0"]["train_examples"] == 500
+        assert {"mis", "modes", "mode_kl", "fid"} <= set(runs["deligan/seed0"]["metrics"])
