@@ -201,7 +201,8 @@ def summary_rows(runs: dict[str, dict]) -> list[list[str]]:
     for record in runs.values():
         groups.setdefault((record["data"], record["method"]), []).append(record)
     rows = []
-    for (data, method), records in groups.items():
+    order = lambda item: (list(DATASETS).index(item[0][0]), list(METHODS).index(item[0][1]))  # noqa: E731
+    for (data, method), records in sorted(groups.items(), key=order):
         def cell(get, spec=".2f") -> str:
             values = [v for v in (get(r) for r in records) if v is not None]
             if not values:
