@@ -233,7 +233,7 @@ def direct_overheads(case: dict[str, Any], batches: list[Any]) -> dict[str, floa
     return {"ema_update_s": ema, "historical_averaging_s": ha}
 
 
-def main(repeats: int = 3, iterations: int = 20, threads: int = 0) -> None:
+def main(repeats: int = 3, iterations: int = 20, threads: int = 0, cases: tuple[str, ...] = tuple(CASES), out: str = "train_step") -> None:
     if threads:
         torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -244,7 +244,7 @@ def main(repeats: int = 3, iterations: int = 20, threads: int = 0) -> None:
     for column in ("case", "hand loop", "zoo", "zoo speed / hand", "zoo (before)", "speed-up", "zoo + EMA", "zoo + HA", "EMA (direct)", "HA (direct)",
                    "zoo GFLOP/s", "of matmul rate"):
         table.add_column(column)
-    for name, case in CASES.items():
+    for name, case in ((n, CASES[n]) for n in cases):
         batches = case["batches"](iterations, case["batch"])
         runs: dict[str, list[float]] = {"hand": [], "zoo": [], "before": [], "ema": [], "ha": []}
         for _ in range(repeats):
@@ -271,7 +271,7 @@ def main(repeats: int = 3, iterations: int = 20, threads: int = 0) -> None:
                       f"{r['zoo_ema_ms']:.1f} ({100 * r['ema_overhead']:+.1f} %)", f"{r['zoo_ha_ms']:.1f} ({100 * r['ha_overhead']:+.1f} %)",
                       f"{100 * r['ema_overhead_direct']:.1f} %", f"{100 * r['ha_overhead_direct']:.1f} %",
                       f"{rate:.1f}", f"{100 * r['fraction_of_matmul_rate']:.0f} %")
-    path = save("train_step", results)
+    path = save(out, results)
     Console(width=200).print(table)
     print(f"dense matmul rate of this machine: {peak:.1f} GFLOP/s; saved {path}")
 
@@ -283,5 +283,7 @@ if __name__ == "__main__":
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--iterations", type=int, default=20)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default, all cores)")
+    parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    parser.add_argument("--out", default="train_step", help="results name under benchmarks/results (a partial or loaded run: another name)")
     options = parser.parse_args()
-    main(options.repeats, options.iterations, options.threads)
+    main(options.repeats, options.iterations, options.threads, tuple(options.cases), options.out)
