@@ -33,10 +33,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import real_data  # noqa: E402
-from common import RESULTS, machine  # noqa: E402
+from common import RESULTS, machine, plot_curves  # noqa: E402
 
 from zoo.datamodules import MNISTDataModule  # noqa: E402
 from zoo.metrics import MetricSettings, compute_metrics, extract_features, load_feature_network, mode_metrics  # noqa: E402
+from zoo.nets.layers import eval_mode  # noqa: E402
 
 TGAN_METHODS = ("gan", "tsgan", "wgan_gp", "twgan")
 DELIGAN_METHODS = ("gan", "deligan")
@@ -45,13 +46,9 @@ LIMITED = 500
 
 def sample_metrics(model, network, real, num_samples: int) -> dict[str, float]:
     """FID, IS, modes and mode KL of ``num_samples`` samples from seeded latents (the same latents every time)."""
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         z = model.latent(model.latent.noise(num_samples, generator=torch.Generator().manual_seed(real_data.SAMPLE_SEED))).detach()
         fake = extract_features(network, real_data.generate(model, z, None))
-    finally:
-        model.train(was_training)
     settings = MetricSettings(kid_subset_size=min(1000, num_samples), is_splits=min(10, num_samples))
     scores = compute_metrics(("fid", "is", "mis"), network.name, fake, real, settings)
     out = {key.split("(")[0]: value for key, value in scores.items()}
@@ -84,23 +81,8 @@ def train(model, datamodule, batches: int, callbacks=()) -> float:
 
 
 def plot_tgan(runs: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for key, run in sorted(runs.items()):
-        ax.plot([p["g_steps"] for p in run["curve"]], [p["fid"] for p in run["curve"]], marker="o", markersize=3, label=key)
-    ax.set_yscale("log")
-    ax.set_xlabel("generator iterations")
-    ax.set_ylabel("FID (MNIST classifier features)")
-    ax.set_title("Full MNIST: FID against generator iterations")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    curves = {key: ([p["g_steps"] for p in run["curve"]], [p["fid"] for p in run["curve"]]) for key, run in runs.items()}
+    plot_curves(path, curves, "generator iterations", "FID (MNIST classifier features)", "Full MNIST: FID against generator iterations")
 
 
 def main() -> int:

@@ -67,3 +67,26 @@ class IterationTimer(L.Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         self.times.append(time.perf_counter() - self._start)
+
+
+def plot_curves(path: Path, curves: dict[str, tuple[list, list]], xlabel: str, ylabel: str, title: str, reference: tuple[float, str] | None = None) -> None:
+    """One log-scale line per named ``(x, y)`` curve, with an optional dashed reference line, saved as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for name, (x, y) in sorted(curves.items()):
+        ax.plot(x, y, marker="o", markersize=2, linewidth=1.2, label=name)
+    if reference is not None:
+        ax.axhline(reference[0], color="black", linestyle="--", linewidth=0.8, label=reference[1])
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -35,6 +35,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 CONFIG = ROOT / "configs" / "improved_gan" / "mnist_ssl.yaml"
 RESULTS = ROOT / "benchmarks" / "results"
 PAPER_ERRORS = 93  # of 10,000, +- 6.5 (Table 1, 100 labels)
@@ -69,26 +70,11 @@ def save_record(path: Path, record: dict[str, Any]) -> None:
 
 
 def plot(record: dict[str, Any], path: Path) -> None:
-    import matplotlib
+    from common import plot_curves
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for name, run in sorted(record["runs"].items()):
-        epochs = [e["epoch"] for e in run["epochs"]]
-        errors = [e["test_errors"] for e in run["epochs"]]
-        ax.plot(epochs, errors, label=name, linewidth=1.2)
-    ax.axhline(PAPER_ERRORS, color="black", linestyle="--", linewidth=0.8, label="paper: 93 +- 6.5")
-    ax.set_yscale("log")
-    ax.set_xlabel("epoch (600 D and 600 G steps)")
-    ax.set_ylabel("test errors of 10,000 (averaged D)")
-    ax.set_title("Improved GAN, full MNIST, 100 labels")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    curves = {name: ([e["epoch"] for e in run["epochs"]], [e["test_errors"] for e in run["epochs"]]) for name, run in record["runs"].items()}
+    plot_curves(path, curves, "epoch (600 D and 600 G steps)", "test errors of 10,000 (averaged D)", "Improved GAN, full MNIST, 100 labels",
+                reference=(PAPER_ERRORS, "paper: 93 +- 6.5"))
 
 
 def run_seed(args: argparse.Namespace, seed: int, record: dict[str, Any], out: Path) -> dict[str, Any]:
