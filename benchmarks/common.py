@@ -29,9 +29,9 @@ def median_time(fn: Callable[[], Any], repeats: int = 5, warmup: int = 1) -> dic
     return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "repeats": repeats}
 
 
-def matmul_rate(size: int = 1024, repeats: int = 20) -> float:
-    """Measured dense float32 matmul rate of this machine in GFLOP/s (median of ``repeats``)."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
+def matmul_rate(size: int = 1024, repeats: int = 20, dtype: torch.dtype = torch.float32) -> float:
+    """Measured dense matmul rate of this machine in GFLOP/s (median of ``repeats``), float32 unless ``dtype``."""
+    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
     stats = median_time(lambda: torch.mm(a, b), repeats=repeats, warmup=3)
     return 2 * size**3 / stats["median_s"] / 1e9
 

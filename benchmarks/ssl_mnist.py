@@ -133,14 +133,14 @@ def run_seed(args: argparse.Namespace, seed: int, record: dict[str, Any], out: P
     checkpoint = ModelCheckpoint(dirpath=state, save_last=True, save_top_k=1, every_n_epochs=1)
     trainer = L.Trainer(max_epochs=args.epochs, accelerator="cpu", devices=1, logger=False, callbacks=[RecordEpoch(), checkpoint],
                         enable_progress_bar=False, enable_model_summary=False, log_every_n_steps=100, num_sanity_val_steps=0,
-                        limit_val_batches=0)
+                        limit_val_batches=0, precision=args.precision)
     resume = state / "last.ckpt"
     if resume.is_file() and done:
         print(f"{name}: resuming after epoch {done} from {resume}", flush=True)
     else:
         run["epochs"] = []
         resume = None
-    run.update({"threads": args.threads, "command": "python benchmarks/ssl_mnist.py " + " ".join(sys.argv[1:])})
+    run.update({"precision": args.precision, "threads": args.threads, "command": "python benchmarks/ssl_mnist.py " + " ".join(sys.argv[1:])})
     trainer.fit(model, data, ckpt_path=str(resume) if resume else None)
     return run
 
@@ -171,6 +171,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--state-dir", default="~/.cache/gan-zoo/benchmarks/ssl_mnist", help="where each seed's last.ckpt is kept for resuming")
     parser.add_argument("--config", default=str(CONFIG), help="the Improved GAN config to run (default: the official recipe)")
+    parser.add_argument("--precision", default="32-true", choices=["32-true", "bf16-mixed"],
+                        help="Trainer precision: bf16-mixed runs the matmuls in bfloat16 under autocast (fp32 weights and optimizer)")
     parser.add_argument("--out", default=None, help="results name (default: ssl_mnist, or ssl_mnist_<config name> for another config)")
     parser.add_argument("--results-dir", default=str(RESULTS), help="where <out>.json and <out>.png go")
     args = parser.parse_args()

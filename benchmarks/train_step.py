@@ -21,6 +21,9 @@ convolutions, forward and backward) and compared with this machine's measured de
 the same number of threads. ``zoo (before)`` is the zoo's step as it was before the speed work, run
 in the same process: torch's per-tensor (``foreach``) Adam instead of the fused one, and one
 discriminator pass per batch instead of one pass over the concatenated batches.
+``zoo bf16-mixed`` is the zoo's step under ``Trainer(precision="bf16-mixed")``: matmuls in bfloat16
+under autocast, weights, optimizer and losses in float32. Its FLOP rate is quoted against both the
+float32 and the bfloat16 matmul rate of the machine.
 
     python benchmarks/train_step.py [--repeats 3] [--iterations 20] [--threads 2]   # ~5 min
 """
@@ -169,13 +172,13 @@ CASES: dict[str, dict[str, Any]] = {
 
 
 # ---------------------------------------------------------------------------- timing
-def zoo_run(case: dict[str, Any], batches: list[Any], callbacks=(), **options) -> float:
+def zoo_run(case: dict[str, Any], batches: list[Any], callbacks=(), precision: str = "32-true", **options) -> float:
     """Median iteration time of one ``Trainer.fit`` over ``batches`` (the first 3 iterations warm up)."""
     model = case["make"](**options)
     timer = IterationTimer()
     trainer = L.Trainer(
         max_steps=2 * len(batches), max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-        enable_model_summary=False, callbacks=[timer, *callbacks], accelerator="cpu", devices=1,
+        enable_model_summary=False, callbacks=[timer, *callbacks], accelerator="cpu", devices=1, precision=precision,
     )
     trainer.fit(model, DataLoader(batches, batch_size=None))
     return statistics.median(timer.times[3:])
@@ -238,22 +241,25 @@ def main(repeats: int = 3, iterations: int = 20, threads: int = 0, cases: tuple[
         torch.set_num_threads(threads)
     torch.manual_seed(0)
     peak = matmul_rate()
-    results: dict[str, Any] = {"matmul_gflops": peak, "threads": torch.get_num_threads(), "iterations_per_run": iterations, "repeats": repeats,
+    peak_bf16 = matmul_rate(dtype=torch.bfloat16)
+    results: dict[str, Any] = {"matmul_gflops": peak, "matmul_gflops_bf16": peak_bf16, "threads": torch.get_num_threads(),
+                               "iterations_per_run": iterations, "repeats": repeats,
                                "ema_decay": EMA_DECAY, "historical_averaging_weight": HA_WEIGHT, "cases": {}}
     table = Table(title=f"training iteration, median of {repeats} interleaved runs x {iterations} iterations (ms)")
     for column in ("case", "hand loop", "zoo", "zoo speed / hand", "zoo (before)", "speed-up", "zoo + EMA", "zoo + HA", "EMA (direct)", "HA (direct)",
-                   "zoo GFLOP/s", "of matmul rate"):
+                   "zoo GFLOP/s", "of matmul rate", "zoo bf16-mixed", "bf16 speed-up", "bf16 of fp32 / bf16 rate"):
         table.add_column(column)
     for name, case in ((n, CASES[n]) for n in cases):
         batches = case["batches"](iterations, case["batch"])
-        runs: dict[str, list[float]] = {"hand": [], "zoo": [], "before": [], "ema": [], "ha": []}
+        runs: dict[str, list[float]] = {"hand": [], "zoo": [], "before": [], "ema": [], "ha": [], "bf16": []}
         for _ in range(repeats):
             runs["hand"].append(hand_run(case, batches))
             runs["zoo"].append(zoo_run(case, batches))
             runs["before"].append(zoo_before_run(case, batches))
             runs["ema"].append(zoo_run(case, batches, ema_decay=EMA_DECAY))
             runs["ha"].append(zoo_run(case, batches, callbacks=[HistoricalAveraging(weight=HA_WEIGHT)]))
-        hand, plain, before, ema, ha = (statistics.median(runs[k]) for k in ("hand", "zoo", "before", "ema", "ha"))
+            runs["bf16"].append(zoo_run(case, batches, precision="bf16-mixed"))
+        hand, plain, before, ema, ha, bf16 = (statistics.median(runs[k]) for k in ("hand", "zoo", "before", "ema", "ha", "bf16"))
         direct = direct_overheads(case, batches)
         flops = step_flops(case, batches[0])
         rate = flops / plain / 1e9
@@ -264,16 +270,19 @@ def main(repeats: int = 3, iterations: int = 20, threads: int = 0, cases: tuple[
             "ema_update_ms": direct["ema_update_s"] * 1e3, "ema_overhead_direct": direct["ema_update_s"] / plain,
             "ha_hook_ms": direct["historical_averaging_s"] * 1e3, "ha_overhead_direct": direct["historical_averaging_s"] / plain,
             "flops_per_iteration": flops, "zoo_gflops": rate, "hand_gflops": flops / hand / 1e9, "fraction_of_matmul_rate": rate / peak,
+            "zoo_bf16_ms": bf16 * 1e3, "bf16_speedup": plain / bf16, "zoo_bf16_gflops": flops / bf16 / 1e9,
+            "bf16_fraction_of_matmul_rate": flops / bf16 / 1e9 / peak, "bf16_fraction_of_bf16_matmul_rate": flops / bf16 / 1e9 / peak_bf16,
             "runs_ms": {k: [t * 1e3 for t in v] for k, v in runs.items()},
         }
         table.add_row(name, f"{r['hand_ms']:.1f}", f"{r['zoo_ms']:.1f}", f"{r['zoo_speed_over_hand']:.3f}", f"{r['zoo_before_ms']:.1f}",
                       f"{r['speedup_over_before']:.2f}x",
                       f"{r['zoo_ema_ms']:.1f} ({100 * r['ema_overhead']:+.1f} %)", f"{r['zoo_ha_ms']:.1f} ({100 * r['ha_overhead']:+.1f} %)",
                       f"{100 * r['ema_overhead_direct']:.1f} %", f"{100 * r['ha_overhead_direct']:.1f} %",
-                      f"{rate:.1f}", f"{100 * r['fraction_of_matmul_rate']:.0f} %")
+                      f"{rate:.1f}", f"{100 * r['fraction_of_matmul_rate']:.0f} %", f"{r['zoo_bf16_ms']:.1f}", f"{r['bf16_speedup']:.2f}x",
+                      f"{100 * r['bf16_fraction_of_matmul_rate']:.0f} % / {100 * r['bf16_fraction_of_bf16_matmul_rate']:.0f} %")
     path = save(out, results)
     Console(width=200).print(table)
-    print(f"dense matmul rate of this machine: {peak:.1f} GFLOP/s; saved {path}")
+    print(f"dense matmul rate of this machine: {peak:.1f} GFLOP/s float32, {peak_bf16:.1f} GFLOP/s bfloat16; saved {path}")
 
 
 if __name__ == "__main__":

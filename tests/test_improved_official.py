@@ -2,17 +2,23 @@
 ``mnist_svhn_cifar10/nn.py`` and the ``train_*`` scripts): layer order, which parameters train, init
 values, the data-dependent init, minibatch discrimination's init and D's moving average."""
 
+from pathlib import Path
+
 import lightning as L
 import pytest
 import torch
+import yaml
 from conftest import quiet_trainer
 from torch import nn
 
 import zoo
 from zoo import losses
+from zoo.base import _linear_decay
 from zoo.nets import build_discriminator, build_generator
 from zoo.nets.improved import UnitRange
 from zoo.nets.improved_layers import GaussianNoise, MinibatchDiscrimination, weight_norm_data_init
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "improved_gan"
 
 
 def gain(layer: nn.Module) -> torch.Tensor:
@@ -250,3 +256,39 @@ def test_softplus_output_variant_keeps_the_official_blocks_and_only_swaps_the_ou
 def test_unknown_generator_output_is_refused_with_the_choices():
     with pytest.raises(zoo.ZooError, match="unknown improved_mnist generator output 'tanh'; choose one of sigmoid, softplus"):
         build_generator({"name": "improved_mnist", "output": "tanh"}, (1, 28, 28), 100, 500)
+
+
+def test_first_release_output_init_centres_each_unit_and_divides_by_one_std_for_the_layer():
+    """openai/improved-gan 2b81a18 (``nn.weight_norm(train_g=True)`` on G's output): the init pass sets
+    ``b = -m / s`` and ``g = g / s`` with the per-unit mean ``m`` and ONE std ``s`` over the layer."""
+    torch.manual_seed(0)
+    g = build_generator({"name": "improved_mnist", "output_data_init": True}, (1, 28, 28), 100, 500)
+    z = torch.rand(200, 100)
+    with torch.no_grad():
+        before = g.net(z)  # the pre-sigmoid activations before the init (train-mode batch norm)
+    mean = before.mean(dim=0)
+    layer_std = (before - mean).square().mean().sqrt()
+    gain = g.net[-1].parametrizations.weight.original0.detach().clone()
+    assert weight_norm_data_init(g, z) == 1
+    assert torch.allclose(g.net[-1].parametrizations.weight.original0.detach(), gain / layer_std, rtol=1e-5)
+    assert torch.allclose(g.net[-1].bias.detach(), -mean / layer_std, rtol=1e-4, atol=1e-6)
+    with torch.no_grad():
+        after = g.net(z)
+    assert after.mean(dim=0).abs().max() < 1e-4
+    assert abs(after.square().mean().sqrt().item() - 1.0) < 1e-4  # one std of 1 for the layer...
+    per_unit = after.std(dim=0, unbiased=False)
+    assert per_unit.min() < 0.9 and per_unit.max() > 1.1  # ...not per unit, as D's layers get
+    assert g.net[-1].parametrizations.weight.original0.requires_grad  # train_g=True
+
+
+def test_first_release_config_differs_from_the_final_recipe_where_the_code_did():
+    final = yaml.safe_load((CONFIGS / "mnist_ssl.yaml").read_text())["model"]["init_args"]
+    first = yaml.safe_load((CONFIGS / "mnist_ssl_first_release.yaml").read_text())["model"]["init_args"]
+    changed = {k for k in final.keys() | first.keys() if final.get(k) != first.get(k)}
+    assert changed == {"lr_g", "lr_d", "lr_schedule", "lr_decay_start", "d_ema_rate", "generator"}
+    assert first["lr_g"] == first["lr_d"] == 0.001 and first["d_ema_rate"] is None
+    assert final["generator"] == "improved_mnist"  # the sigmoid output, no init
+    assert first["generator"] == {"name": "improved_mnist", "output": "sigmoid", "output_data_init": True}
+    factor = _linear_decay(300, first["lr_decay_start"])  # lr = 0.001 min(3 - epoch/100, 1)
+    for epoch in (0, 150, 200, 250, 299):
+        assert factor(epoch) == pytest.approx(min(3 - epoch / 100, 1.0), abs=1e-6)

@@ -51,3 +51,29 @@ def test_wasserstein_and_hinge_by_hand():
     # relu(1 - [1, 3]) = [0, 0]; relu(1 + [-1, 0.5]) = [0, 1.5]
     assert losses.hinge_loss_d(real, fake).item() == pytest.approx(0.75)
     assert losses.hinge_loss_g(fake).item() == pytest.approx(0.25)
+
+
+def test_losses_upcast_bfloat16_outputs_so_small_gradients_survive():
+    """Under bf16-mixed precision D's logits arrive in bfloat16. ``-s + softplus(s)`` has the gradient
+    ``sigmoid(s) - 1 = -exp(-s)``, which bfloat16 arithmetic rounds to 0 for s = 12 (sigmoid(12) == 1)."""
+    real = torch.full((4, 10), 12.0 - math.log(10.0))  # logsumexp over the 10 classes: s = 12
+    fake = torch.zeros(4, 10)
+    reference = real.clone().requires_grad_()
+    losses.ssl_unsupervised_loss_d(reference, fake).backward()
+    low = real.to(torch.bfloat16).requires_grad_()
+    loss = losses.ssl_unsupervised_loss_d(low, fake.to(torch.bfloat16))
+    assert loss.dtype == torch.float32
+    loss.backward()
+    assert low.grad.dtype == torch.bfloat16
+    assert torch.allclose(low.grad.float(), reference.grad, rtol=2e-2)
+    assert (reference.grad < 0).all()
+    unguarded = real.to(torch.bfloat16).requires_grad_()  # the same formula without the upcast
+    losses.ssl_unsupervised_loss_d.__wrapped__(unguarded, fake.to(torch.bfloat16)).backward()
+    assert (unguarded.grad == 0).all()
+
+
+def test_float32_inputs_and_non_tensor_arguments_pass_through_unchanged():
+    logits = torch.randn(8, 10, dtype=torch.float64)
+    assert losses.ssl_nonsaturating_loss_g(logits).dtype == torch.float64
+    a, b = torch.randn(8, 4, dtype=torch.bfloat16), torch.randn(8, 4, dtype=torch.bfloat16)
+    assert losses.feature_matching_loss(a, b, distance="l1") == pytest.approx((a.float().mean(0) - b.float().mean(0)).abs().mean().item())

@@ -51,11 +51,12 @@ def test_another_config_runs_under_its_own_results_name(tmp_path):
     write_mnist(str(tmp_path / "data"), (random_images(100, (1, 28, 28), 0), balanced_labels(10)), (random_images(20, (1, 28, 28), 1), balanced_labels(2)))
     config = ROOT / "configs" / "improved_gan" / "mnist_ssl_softplus.yaml"
     common = ["--data-dir", str(tmp_path / "data"), "--results-dir", str(tmp_path), "--state-dir", str(tmp_path / "state")]
-    result = run("--epochs", "1", "--config", str(config), *common)
+    result = run("--epochs", "1", "--config", str(config), "--precision", "bf16-mixed", *common)
     assert result.returncode == 0, result.stderr[-2000:]
     record = json.loads((tmp_path / "ssl_mnist_softplus.json").read_text())
     assert record["config"] == "configs/improved_gan/mnist_ssl_softplus.yaml"
     assert record["runs"]["ssl_seed1"]["epochs_done"] == 1
+    assert record["runs"]["ssl_seed1"]["precision"] == "bf16-mixed"
     missing = run("--config", str(tmp_path / "absent.yaml"), *common)
     assert missing.returncode == 2 and "no config file" in missing.stderr
 

@@ -73,10 +73,21 @@ class ImprovedMNISTGenerator(nn.Module):
     bounded below only), the change a PyTorch port of the official code (Sleepychord/ImprovedGAN-pytorch)
     needed to train: with the sigmoid, G falls behind D from the first epoch in a torch reading
     of the official recipe (see ``configs/improved_gan/mnist_ssl_softplus.yaml``).
+
+    ``output_data_init=True`` is the code's first release (openai/improved-gan 2b81a18, the version of
+    the paper's submission): its output layer is ``nn.weight_norm(..., train_g=True)``, which the
+    data-dependent init pass sets up too, with the per-unit mean but one std over all its units
+    (``WeightNormLayer.get_output_for(init=True)``), so the sigmoid starts unsaturated.
     """
 
     def __init__(
-        self, img_shape: Sequence[int], latent_dim: int, hidden: Sequence[int] = (500, 500), norm_last: bool = False, output: str = "sigmoid"
+        self,
+        img_shape: Sequence[int],
+        latent_dim: int,
+        hidden: Sequence[int] = (500, 500),
+        norm_last: bool = False,
+        output: str = "sigmoid",
+        output_data_init: bool = False,
     ) -> None:
         super().__init__()
         if output not in GENERATOR_OUTPUTS:
@@ -102,7 +113,11 @@ class ImprovedMNISTGenerator(nn.Module):
             output = weight_norm(output)
             with torch.no_grad():
                 output.parametrizations.weight.original0.fill_(1.0)
-            output.data_init_scale = None  # the code's l2normalize layer has no data-dependent init
+            if output_data_init:  # the first release: data init with one std for the whole layer
+                output.data_init_scale = 1.0
+                output.data_init_per_unit_std = False
+            else:
+                output.data_init_scale = None  # the code's l2normalize layer has no data-dependent init
         layers.append(output)
         self.net = nn.Sequential(*layers)
 
@@ -120,11 +135,15 @@ def improved_mnist_generator(
     hidden: Sequence[int] | None = None,
     norm_last: bool = False,
     output: str = "sigmoid",
+    output_data_init: bool = False,
 ) -> ImprovedMNISTGenerator:
     """Registry builder: hidden sizes ``hidden`` (default ``(width, width)``, the paper's 500-500);
     ``norm_last`` puts each block's batch norm after its softplus and ``output`` picks the output
-    nonlinearity, ``sigmoid`` (the code's) or ``softplus`` (see :class:`ImprovedMNISTGenerator`)."""
-    return ImprovedMNISTGenerator(img_shape, latent_dim, tuple(hidden) if hidden else (width, width), norm_last=norm_last, output=output)
+    nonlinearity, ``sigmoid`` (the code's) or ``softplus``; ``output_data_init`` gives the output layer
+    the first release's data-dependent init (see :class:`ImprovedMNISTGenerator`)."""
+    return ImprovedMNISTGenerator(
+        img_shape, latent_dim, tuple(hidden) if hidden else (width, width), norm_last=norm_last, output=output, output_data_init=output_data_init
+    )
 
 
 @register_discriminator("improved_mnist")

@@ -261,7 +261,8 @@ def weight_norm_data_init(network: nn.Module, *inputs: Tensor, scale: float = 1.
     gets ``g <- g * s / std`` and ``b <- (b - mean) * s / std`` from the per-unit mean and (biased)
     std of its pre-activations over the batch and spatial positions, where ``s`` is the layer's
     ``data_init_scale`` (see :func:`weight_norm_layer`; ``scale`` for layers without one, and layers
-    whose ``data_init_scale`` is ``None`` are left alone). Its output is replaced by the normalised
+    whose ``data_init_scale`` is ``None`` are left alone; a layer with ``data_init_per_unit_std = False``
+    divides by one std over all its units, as the first release's output layer does). Its output is replaced by the normalised
     one, so later layers initialise on normalised inputs. :class:`MinibatchDiscrimination` layers
     initialise too (:meth:`MinibatchDiscrimination.data_init`). The official Improved GAN code
     initialises its networks this way; without it the paper's MNIST discriminator, whose hidden
@@ -274,7 +275,11 @@ def weight_norm_data_init(network: nn.Module, *inputs: Tensor, scale: float = 1.
         gain = _weight_norm_gain(module)
         dims = [d for d in range(output.dim()) if d != 1]
         mean = output.mean(dim=dims)
-        std = output.var(dim=dims, unbiased=False).sqrt().clamp_min(1e-6)
+        if getattr(module, "data_init_per_unit_std", True):
+            std = output.var(dim=dims, unbiased=False).sqrt().clamp_min(1e-6)
+        else:  # one std for the layer (the first release's WeightNormLayer), after the per-unit centring
+            centred = output - mean.view([1, -1] + [1] * (output.dim() - 2))
+            std = centred.square().mean().sqrt().clamp_min(1e-6).expand_as(mean)
         factor = getattr(module, "data_init_scale", scale) / std
         gain.mul_(factor.view_as(gain))
         module.bias.sub_(mean).mul_(factor)
