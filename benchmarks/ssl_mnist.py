@@ -77,6 +77,10 @@ def plot(record: dict[str, Any], path: Path) -> None:
                 reference=(PAPER_ERRORS, "paper: 93 +- 6.5"))
 
 
+class StateMissing(Exception):
+    """A run has recorded epochs but its checkpoint is gone: resuming is impossible and restarting would erase them."""
+
+
 def run_seed(args: argparse.Namespace, seed: int, record: dict[str, Any], out: Path) -> dict[str, Any]:
     import lightning as L
     import torch
@@ -91,11 +95,19 @@ def run_seed(args: argparse.Namespace, seed: int, record: dict[str, Any], out: P
     data_args = {**config["data"]["init_args"], "data_dir": args.data_dir, "num_workers": 0}
     name = f"{'supervised' if args.baseline else 'ssl'}_seed{seed}"
     state = Path(args.state_dir).expanduser() / name
-    run = record["runs"].setdefault(name, {"kind": "supervised-only" if args.baseline else "improved_gan", "seed": seed, "epochs": []})
+    fresh = {"kind": "supervised-only" if args.baseline else "improved_gan", "seed": seed, "epochs": []}
+    run = record["runs"].setdefault(name, fresh)
     run["epochs"] = [e for e in run["epochs"] if e["epoch"] <= args.epochs]
     done = len(run["epochs"])
     if done >= args.epochs:
         return run
+    if done and not (state / "last.ckpt").is_file():
+        if not args.restart:
+            raise StateMissing(f"ssl_mnist: {name} has {done} recorded epochs in {_shown(out)} but no {state / 'last.ckpt'} to resume from; "
+                               f"pass --state-dir where it is, or --restart to train {name} again (its recorded epochs are kept under another name)")
+        record["runs"][f"{name}_stopped_after_{done}"] = record["runs"].pop(name)
+        run = record["runs"][name] = fresh
+        done = 0
 
     data = MNISTDataModule(**data_args)
     data.setup("test")
@@ -170,6 +182,8 @@ def main() -> int:
     parser.add_argument("--baseline", action="store_true", help="the supervised-only baseline (same D, labelled loss only)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--state-dir", default="~/.cache/gan-zoo/benchmarks/ssl_mnist", help="where each seed's last.ckpt is kept for resuming")
+    parser.add_argument("--restart", action="store_true",
+                        help="train a seed again when its checkpoint is gone; its recorded epochs move to <run>_stopped_after_<N>")
     parser.add_argument("--config", default=str(CONFIG), help="the Improved GAN config to run (default: the official recipe)")
     parser.add_argument("--precision", default="32-true", choices=["32-true", "bf16-mixed"],
                         help="Trainer precision: bf16-mixed runs the matmuls in bfloat16 under autocast (fp32 weights and optimizer)")
@@ -192,7 +206,11 @@ def main() -> int:
                                "test errors of D's moving average after every epoch",
                    "config": _shown(config), "paper_test_errors": PAPER_ERRORS})
     for seed in args.seeds:
-        run = run_seed(args, seed, record, out)
+        try:
+            run = run_seed(args, seed, record, out)
+        except StateMissing as error:
+            print(error, file=sys.stderr)
+            return 2
         print(f"{run['kind']} seed {seed}: {run.get('final_test_errors')} errors after {run.get('epochs_done')} epochs "
               f"(best {run.get('best_test_errors')} at epoch {run.get('best_epoch')})", flush=True)
     return 0

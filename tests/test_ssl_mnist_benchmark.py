@@ -6,6 +6,7 @@ batch of 100), so the real 60,000 are not needed.
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -68,3 +69,21 @@ def test_reference_reading_skips_with_one_line_without_the_data(tmp_path):
     assert result.returncode == 0
     assert result.stdout.strip().startswith("ssl_mnist_reference: skipped, no MNIST IDX files in")
     assert not (tmp_path / "r.json").exists()
+
+
+def test_a_run_whose_checkpoint_is_gone_is_not_silently_restarted(tmp_path):
+    write_mnist(str(tmp_path / "data"), (random_images(100, (1, 28, 28), 0), balanced_labels(10)), (random_images(20, (1, 28, 28), 1), balanced_labels(2)))
+    common = ["--data-dir", str(tmp_path / "data"), "--results-dir", str(tmp_path), "--state-dir", str(tmp_path / "state"), "--out", "gone"]
+    assert run("--epochs", "1", *common).returncode == 0
+    recorded = (tmp_path / "gone.json").read_text()
+    shutil.rmtree(tmp_path / "state")
+    refused = run("--epochs", "2", *common)
+    assert refused.returncode == 2
+    assert "ssl_seed1 has 1 recorded epochs" in refused.stderr and "--restart" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert (tmp_path / "gone.json").read_text() == recorded  # nothing lost
+    restarted = run("--epochs", "2", "--restart", *common)
+    assert restarted.returncode == 0, restarted.stderr[-2000:]
+    runs = json.loads((tmp_path / "gone.json").read_text())["runs"]
+    assert [e["epoch"] for e in runs["ssl_seed1_stopped_after_1"]["epochs"]] == [1]
+    assert [e["epoch"] for e in runs["ssl_seed1"]["epochs"]] == [1, 2]
