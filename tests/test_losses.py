@@ -72,7 +72,7 @@ def test_losses_upcast_bfloat16_outputs_so_small_gradients_survive():
     assert (unguarded.grad == 0).all()
 
 
-def test_float32_inputs_and_non_tensor_arguments_pass_through_unchanged():
+def test_higher_precision_inputs_pass_through_and_keyword_arguments_are_upcast_too():
     logits = torch.randn(8, 10, dtype=torch.float64)
     assert losses.ssl_nonsaturating_loss_g(logits).dtype == torch.float64
     a, b = torch.randn(8, 4, dtype=torch.bfloat16), torch.randn(8, 4, dtype=torch.bfloat16)

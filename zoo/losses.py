@@ -31,7 +31,11 @@ def _upcast(value):
 
 def in_float32(loss: _Loss) -> _Loss:
     """Decorator: the loss sees its half- or bfloat16-precision tensor arguments as float32 (and
-    computes in float32 under autocast, where neither ``logsumexp`` nor ``softplus`` is lowered)."""
+    computes in float32 under autocast, where neither ``logsumexp`` nor ``softplus`` is lowered).
+
+    Not ``torch.amp.custom_fwd(cast_inputs=torch.float32)``: that casts only while autocast is on, and
+    casts float64 down as well; this upcasts low-precision tensors in or out of autocast and leaves
+    float32 and float64 alone."""
 
     @functools.wraps(loss)
     def wrapper(*args, **kwargs):
