@@ -3,8 +3,9 @@
 # Each target creates .venv when it is missing and installs the package with the extras it needs.
 
 PYTHON ?= python3
-# Idle OpenMP threads sleep instead of spinning: on a busy machine spinning threads slow torch
-# down many times over, and on an idle one this costs nothing measurable.
+# Idle OpenMP threads sleep instead of spinning: tests and benchmarks here share the cores with other
+# jobs, where spinning threads slow torch down many times over. Alone on a machine it costs small-op
+# models time (a full-MNIST semi-supervised epoch took 1.3-1.5x as long; README, "CPU threads").
 export OMP_WAIT_POLICY ?= PASSIVE
 VENV := .venv
 BIN := $(VENV)/bin

@@ -17,6 +17,10 @@ Runs resume: each seed's ``last.ckpt`` is kept under ``--state-dir`` (outside th
 checkpoints do not belong in git) after every epoch, and a rerun continues from it, keeping the
 epochs already recorded in the JSON file. Without the data folder the script says so and exits 0.
 
+OpenMP's wait policy is left as the environment sets it and recorded with the run: alone on the
+machine, leave ``OMP_WAIT_POLICY`` unset (or ``ACTIVE``); ``PASSIVE`` made an epoch 1.3-1.5x as long
+on 2 cores, and is only worth it when other jobs share them.
+
     python benchmarks/ssl_mnist.py --data-dir ../shared/data --epochs 300 --seeds 1 [--baseline]
 """
 
@@ -30,8 +34,6 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
-
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -88,8 +90,12 @@ def run_seed(args: argparse.Namespace, seed: int, record: dict[str, Any], out: P
     from lightning.pytorch.callbacks import ModelCheckpoint
 
     from zoo.datamodules import MNISTDataModule
+    from zoo.precision import emulated_bfloat16_warning
 
     torch.set_num_threads(args.threads)
+    slow = emulated_bfloat16_warning(args.precision, "cpu")
+    if slow:
+        print(f"ssl_mnist: warning: {slow}", file=sys.stderr, flush=True)
     config = yaml.safe_load(Path(args.config).read_text())
     model_args = copy.deepcopy(config["model"]["init_args"])
     data_args = {**config["data"]["init_args"], "data_dir": args.data_dir, "num_workers": 0}
@@ -152,7 +158,8 @@ def run_seed(args: argparse.Namespace, seed: int, record: dict[str, Any], out: P
     else:
         run["epochs"] = []
         resume = None
-    run.update({"precision": args.precision, "threads": args.threads, "command": "python benchmarks/ssl_mnist.py " + " ".join(sys.argv[1:])})
+    run.update({"precision": args.precision, "threads": args.threads, "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset"),
+                "command": "python benchmarks/ssl_mnist.py " + " ".join(sys.argv[1:])})
     trainer.fit(model, data, ckpt_path=str(resume) if resume else None)
     return run
 

@@ -5,14 +5,10 @@
 >>> images = model.sample(16, seed=0)   # (16, 1, 28, 28) in [-1, 1]
 """
 
-import os as _os
-import sys as _sys
-
-# Idle OpenMP threads that spin instead of sleeping slow every other process on a shared machine
-# many times over. The setting is read when torch loads its thread pool, so it is set here, before
-# the first torch import, and only when the user has not chosen a policy.
-if "torch" not in _sys.modules:
-    _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# ``import zoo`` leaves OpenMP's wait policy alone. ``OMP_WAIT_POLICY=PASSIVE`` (idle threads sleep at
+# once) is kinder to other jobs on a shared machine, but each wake-up costs latency: a full-MNIST epoch of
+# the semi-supervised run (2 threads) took 1.3-1.5x as long under it on an otherwise idle 2-core machine
+# (README, "CPU threads"), so it is the user's choice, not the library's.
 
 from zoo.base import FakeBatch, GANBatch, GANModule
 from zoo.classifier import Classifier
