@@ -49,6 +49,7 @@ from zoo.ema import describe_sampling
 from zoo.errors import ZooError
 from zoo.metrics.evaluate import parse_metric_key
 from zoo.outputs import evaluation_dir, evaluation_file
+from zoo.precision import emulated_bfloat16_warning
 
 console = Console(stderr=False)
 error_console = Console(stderr=True)
@@ -215,7 +216,13 @@ class ZooCLI(LightningCLI):
     def before_fit(self) -> None:
         # A folder that cannot be written fails here, in one line, not in a logger's traceback.
         check_writable(self.trainer.default_root_dir)
+        self._warn_if_bfloat16_is_emulated()
         self._started()
+
+    def _warn_if_bfloat16_is_emulated(self) -> None:
+        what = emulated_bfloat16_warning(self.trainer.precision, self.trainer.strategy.root_device.type)
+        if what and self.trainer.is_global_zero:
+            error_console.print(f"[bold yellow]zoo: warning: {what}[/]", soft_wrap=True, highlight=False)
 
     def before_validate(self) -> None:
         require_val_split(self.datamodule)
