@@ -3,7 +3,7 @@
 ``--trainer.precision bf16-mixed`` runs the matmuls in bfloat16. CPUs with AVX-512 (and its
 BF16/AMX extensions) have oneDNN kernels for it, and there the semi-supervised MNIST step ran 1.26x
 faster than in float32; a CPU with AVX2 only has none, bfloat16 is emulated, and the same step took
-about 10x as long as in float32 (559 ms against 55 ms, ``benchmarks/train_step.py``). The fit still
+about 9x as long as in float32 (689 ms against 75.8 ms, ``benchmarks/results/train_step_avx2.json``). The fit still
 runs, so this is a warning, not an error.
 """
 
