@@ -21,6 +21,11 @@ OpenMP's wait policy is left as the environment sets it and recorded with the ru
 machine, leave ``OMP_WAIT_POLICY`` unset (or ``ACTIVE``); ``PASSIVE`` made an epoch 1.3-1.5x as long
 on 2 cores, and is only worth it when other jobs share them.
 
+``--set KEY=VALUE`` changes one setting of the config for an ablation without a new YAML file: the
+key is a dotted path that must exist in the config (``model.init_args.data_init=false``,
+``model.init_args.discriminator.input_noise=0.1``), the value is read as YAML. A run with ``--set``
+needs its own ``--out``, and the settings are recorded with the run; resuming it with other settings is refused.
+
     python benchmarks/ssl_mnist.py --data-dir ../shared/data --epochs 300 --seeds 1 [--baseline]
 """
 
@@ -41,6 +46,36 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 CONFIG = ROOT / "configs" / "improved_gan" / "mnist_ssl.yaml"
 RESULTS = ROOT / "benchmarks" / "results"
 PAPER_ERRORS = 93  # of 10,000, +- 6.5 (Table 1, 100 labels)
+
+
+class BadOverride(ValueError):
+    """A ``--set`` that names no setting of the config, or is not ``KEY=VALUE``."""
+
+
+def apply_overrides(config: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """A copy of ``config`` with each ``dotted.key=value`` set (the value parsed as YAML).
+
+    Every key on the path must already exist, so that a typo fails instead of adding a setting
+    that nothing reads.
+    """
+    import yaml
+
+    config = copy.deepcopy(config)
+    for override in overrides:
+        key, sep, text = override.partition("=")
+        if not sep or not key:
+            raise BadOverride(f"ssl_mnist: --set {override!r} is not KEY=VALUE; write e.g. --set model.init_args.data_init=false")
+        path = key.split(".")
+        node: Any = config
+        for depth, part in enumerate(path):
+            if not isinstance(node, dict) or part not in node:
+                where = ".".join(path[:depth]) or "the top level"
+                there = ", ".join(sorted(node)) if isinstance(node, dict) else "nothing, it is not a mapping"
+                raise BadOverride(f"ssl_mnist: --set {key}: the config has no {part!r} under {where} (there: {there})")
+            if depth < len(path) - 1:
+                node = node[part]
+        node[path[-1]] = yaml.safe_load(text)
+    return config
 
 
 def make_model(model_args: dict[str, Any], baseline: bool):
@@ -96,7 +131,7 @@ def run_seed(args: argparse.Namespace, seed: int, record: dict[str, Any], out: P
     slow = emulated_bfloat16_warning(args.precision, "cpu")
     if slow:
         print(f"ssl_mnist: warning: {slow}", file=sys.stderr, flush=True)
-    config = yaml.safe_load(Path(args.config).read_text())
+    config = apply_overrides(yaml.safe_load(Path(args.config).read_text()), args.set)
     model_args = copy.deepcopy(config["model"]["init_args"])
     data_args = {**config["data"]["init_args"], "data_dir": args.data_dir, "num_workers": 0}
     name = f"{'supervised' if args.baseline else 'ssl'}_seed{seed}"
@@ -107,6 +142,9 @@ def run_seed(args: argparse.Namespace, seed: int, record: dict[str, Any], out: P
     done = len(run["epochs"])
     if done >= args.epochs:
         return run
+    if done and run.get("overrides", []) != args.set:
+        raise StateMissing(f"ssl_mnist: {name} in {_shown(out)} was trained with --set {run.get('overrides', [])}, not {args.set}; "
+                           f"pass the same --set, or another --out for the new settings")
     if done and not (state / "last.ckpt").is_file():
         if not args.restart:
             raise StateMissing(f"ssl_mnist: {name} has {done} recorded epochs in {_shown(out)} but no {state / 'last.ckpt'} to resume from; "
@@ -158,7 +196,7 @@ def run_seed(args: argparse.Namespace, seed: int, record: dict[str, Any], out: P
     else:
         run["epochs"] = []
         resume = None
-    run.update({"precision": args.precision, "threads": args.threads, "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset"),
+    run.update({"overrides": args.set, "precision": args.precision, "threads": args.threads, "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset"),
                 "command": "python benchmarks/ssl_mnist.py " + " ".join(sys.argv[1:])})
     trainer.fit(model, data, ckpt_path=str(resume) if resume else None)
     return run
@@ -196,6 +234,9 @@ def main() -> int:
                         help="Trainer precision: bf16-mixed runs the matmuls in bfloat16 under autocast (fp32 weights and optimizer)")
     parser.add_argument("--out", default=None, help="results name (default: ssl_mnist, or ssl_mnist_<config name> for another config)")
     parser.add_argument("--results-dir", default=str(RESULTS), help="where <out>.json and <out>.png go")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="change one config setting (dotted path that must exist, YAML value), e.g. model.init_args.data_init=false; "
+                             "repeatable, needs --out")
     args = parser.parse_args()
     raw = Path(args.data_dir) / "MNIST" / "raw"
     if not (raw / "train-images-idx3-ubyte").is_file() and not (raw / "train-images-idx3-ubyte.gz").is_file():
@@ -204,6 +245,16 @@ def main() -> int:
     config = Path(args.config).resolve()
     if not config.is_file():
         print(f"ssl_mnist: no config file {args.config}; pass --config path/to/config.yaml", file=sys.stderr)
+        return 2
+    if args.set and args.out is None:
+        print("ssl_mnist: a run with --set needs its own results name; pass --out NAME", file=sys.stderr)
+        return 2
+    try:
+        import yaml
+
+        apply_overrides(yaml.safe_load(config.read_text()), args.set)
+    except BadOverride as error:
+        print(error, file=sys.stderr)
         return 2
     if args.out is None:
         args.out = "ssl_mnist" if config == CONFIG.resolve() else f"ssl_mnist_{config.stem.removeprefix('mnist_ssl_')}"

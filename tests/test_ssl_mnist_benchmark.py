@@ -4,6 +4,7 @@ It runs on 200 generated digits in MNIST's own IDX format (2 steps per epoch wit
 batch of 100), so the real 60,000 are not needed.
 """
 
+import importlib.util
 import json
 import os
 import shutil
@@ -11,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import torch
 from datafiles import balanced_labels, random_images, write_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,3 +90,45 @@ def test_a_run_whose_checkpoint_is_gone_is_not_silently_restarted(tmp_path):
     runs = json.loads((tmp_path / "gone.json").read_text())["runs"]
     assert [e["epoch"] for e in runs["ssl_seed1_stopped_after_1"]["epochs"]] == [1]
     assert [e["epoch"] for e in runs["ssl_seed1"]["epochs"]] == [1, 2]
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("ssl_mnist_script", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_set_changes_one_existing_setting_and_rejects_unknown_keys():
+    script = load_script()
+    config = {"model": {"init_args": {"data_init": True, "discriminator": {"name": "improved_mnist", "input_noise": 0.3}}}}
+    changed = script.apply_overrides(config, ["model.init_args.data_init=false", "model.init_args.discriminator.input_noise=0.1"])
+    assert changed["model"]["init_args"]["data_init"] is False
+    assert changed["model"]["init_args"]["discriminator"] == {"name": "improved_mnist", "input_noise": 0.1}
+    assert config["model"]["init_args"]["data_init"] is True  # the loaded config is left as it was
+    with pytest.raises(script.BadOverride, match=r"no 'data_iint' under model.init_args \(there: data_init, discriminator\)"):
+        script.apply_overrides(config, ["model.init_args.data_iint=false"])
+    with pytest.raises(script.BadOverride, match="not KEY=VALUE"):
+        script.apply_overrides(config, ["model.init_args.data_init"])
+    with pytest.raises(script.BadOverride, match="it is not a mapping"):
+        script.apply_overrides(config, ["model.init_args.data_init.deeper=1"])
+
+
+def test_a_run_with_set_reaches_the_model_and_resumes_only_with_the_same_settings(tmp_path):
+    write_mnist(str(tmp_path / "data"), (random_images(100, (1, 28, 28), 0), balanced_labels(10)), (random_images(20, (1, 28, 28), 1), balanced_labels(2)))
+    common = ["--data-dir", str(tmp_path / "data"), "--results-dir", str(tmp_path), "--state-dir", str(tmp_path / "state")]
+    ablation = ["--set", "model.init_args.data_init=false", "--set", "model.init_args.discriminator.input_noise=0.1"]
+    unnamed = run("--epochs", "1", *ablation, *common)
+    assert unnamed.returncode == 2 and unnamed.stderr.strip() == "ssl_mnist: a run with --set needs its own results name; pass --out NAME"
+    typo = run("--epochs", "1", "--set", "model.init_args.data_iint=false", "--out", "typo", *common)
+    assert typo.returncode == 2 and "no 'data_iint' under model.init_args" in typo.stderr
+    assert len(typo.stderr.strip().splitlines()) == 1 and not (tmp_path / "typo.json").exists()
+
+    assert run("--epochs", "1", *ablation, "--out", "ablation", *common).returncode == 0
+    record = json.loads((tmp_path / "ablation.json").read_text())["runs"]["ssl_seed1"]
+    assert record["overrides"] == ["model.init_args.data_init=false", "model.init_args.discriminator.input_noise=0.1"]
+    hparams = torch.load(tmp_path / "state" / "ssl_seed1" / "last.ckpt", map_location="cpu", weights_only=False)["hyper_parameters"]
+    assert hparams["data_init"] is False and hparams["discriminator"]["input_noise"] == 0.1
+    other = run("--epochs", "2", "--set", "model.init_args.data_init=false", "--out", "ablation", *common)
+    assert other.returncode == 2 and "was trained with --set" in other.stderr
+    assert [e["epoch"] for e in json.loads((tmp_path / "ablation.json").read_text())["runs"]["ssl_seed1"]["epochs"]] == [1]
