@@ -114,8 +114,9 @@ def plot(record: dict[str, Any], path: Path) -> None:
                 reference=(PAPER_ERRORS, "paper: 93 +- 6.5"))
 
 
-class StateMissing(Exception):
-    """A run has recorded epochs but its checkpoint is gone: resuming is impossible and restarting would erase them."""
+class RunRefused(Exception):
+    """A run with recorded epochs cannot go on as asked: its checkpoint is gone (resuming is impossible
+    and restarting would erase them), or it was trained with other ``--set`` settings."""
 
 
 def run_seed(args: argparse.Namespace, seed: int, record: dict[str, Any], out: Path) -> dict[str, Any]:
@@ -143,11 +144,11 @@ def run_seed(args: argparse.Namespace, seed: int, record: dict[str, Any], out: P
     if done >= args.epochs:
         return run
     if done and run.get("overrides", []) != args.set:
-        raise StateMissing(f"ssl_mnist: {name} in {_shown(out)} was trained with --set {run.get('overrides', [])}, not {args.set}; "
+        raise RunRefused(f"ssl_mnist: {name} in {_shown(out)} was trained with --set {run.get('overrides', [])}, not {args.set}; "
                            f"pass the same --set, or another --out for the new settings")
     if done and not (state / "last.ckpt").is_file():
         if not args.restart:
-            raise StateMissing(f"ssl_mnist: {name} has {done} recorded epochs in {_shown(out)} but no {state / 'last.ckpt'} to resume from; "
+            raise RunRefused(f"ssl_mnist: {name} has {done} recorded epochs in {_shown(out)} but no {state / 'last.ckpt'} to resume from; "
                                f"pass --state-dir where it is, or --restart to train {name} again (its recorded epochs are kept under another name)")
         record["runs"][f"{name}_stopped_after_{done}"] = record["runs"].pop(name)
         run = record["runs"][name] = fresh
@@ -249,9 +250,9 @@ def main() -> int:
     if args.set and args.out is None:
         print("ssl_mnist: a run with --set needs its own results name; pass --out NAME", file=sys.stderr)
         return 2
-    try:
-        import yaml
+    import yaml
 
+    try:  # check the --set keys before anything is loaded or trained
         apply_overrides(yaml.safe_load(config.read_text()), args.set)
     except BadOverride as error:
         print(error, file=sys.stderr)
@@ -266,7 +267,7 @@ def main() -> int:
     for seed in args.seeds:
         try:
             run = run_seed(args, seed, record, out)
-        except StateMissing as error:
+        except RunRefused as error:
             print(error, file=sys.stderr)
             return 2
         print(f"{run['kind']} seed {seed}: {run.get('final_test_errors')} errors after {run.get('epochs_done')} epochs "
